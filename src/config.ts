@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { masterKeyFrom, type MasterKey } from './security/secrets.js'
+
+/**
+ * Configuration comes from the environment only, parsed once at start; a bad value stops the
+ * process with the variable's name (Rafiki envString). README.md lists every variable.
+ */
+export type Config = {
+  readonly port: number
+  readonly host: string
+  readonly databaseUrl: string | undefined
+  readonly dataDirectory: string
+  readonly logLevel: string
+  readonly demo: boolean
+  readonly masterKeyBase64: string | undefined
+  readonly webhookTimeoutMs: number
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name]
+  if (text === undefined || text === '') return fallback
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max} (got "${text}")`)
+  }
+  return value
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name]
+  if (text === undefined || text === '') return fallback
+  if (text === '1' || text === 'true') return true
+  if (text === '0' || text === 'false') return false
+  throw new Error(`${name} must be 1/true or 0/false (got "${text}")`)
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const logLevel = env['LOG_LEVEL'] ?? 'info'
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new Error(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${logLevel}")`)
+  }
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host: env['HOST'] ?? 'localhost',
+    databaseUrl: env['DATABASE_URL'] === '' ? undefined : env['DATABASE_URL'],
+    dataDirectory: env['KASSA_DATA_DIR'] ?? './data',
+    logLevel,
+    demo: flag(env, 'KASSA_DEMO', true),
+    masterKeyBase64: env['KASSA_MASTER_KEY'] === '' ? undefined : env['KASSA_MASTER_KEY'],
+    webhookTimeoutMs: integer(env, 'KASSA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+  }
+}
+
+/**
+ * The key that seals stored secrets: KASSA_MASTER_KEY in production; on a development machine a
+ * random one kept in the data directory (mode 0600), so `npm start` needs nothing set.
+ */
+export function loadMasterKey(config: Config): MasterKey {
+  if (config.masterKeyBase64 !== undefined) return masterKeyFrom(config.masterKeyBase64)
+  const path = join(config.dataDirectory, 'master.key')
+  if (!existsSync(path)) {
+    mkdirSync(config.dataDirectory, { recursive: true })
+    writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' })
+  }
+  chmodSync(path, 0o600)
+  return masterKeyFrom(readFileSync(path, 'utf8').trim())
+}

@@ -1,0 +1,81 @@
+import { newId } from '../domain/ids.js'
+import { toJson } from '../domain/json.js'
+import { param, prepare, preparedQueries } from '../store/prepared.js'
+import type { Tx } from '../store/writer.js'
+
+const queries = preparedQueries((db) => ({
+  insertEvent: prepare(db, (db) =>
+    db.insertInto('events').values({
+      id: param('id'),
+      merchant_id: param('merchant_id'),
+      type: param('type'),
+      object_id: param('object_id'),
+      data: param('data'),
+      created_at: param('now'),
+    }),
+  ),
+  // Fan out to the merchant's endpoints in the same transaction: an event is never without its deliveries.
+  insertDeliveries: prepare(db, (db) =>
+    db.insertInto('webhook_deliveries').columns([
+      'id', 'merchant_id', 'endpoint_id', 'event_id', 'status', 'attempt_count', 'next_attempt_at', 'created_at',
+    ]).expression((eb) =>
+      eb
+        .selectFrom('webhook_endpoints')
+        .select((eb) => [
+          eb.fn('concat', [eb.val(param<string>('delivery_prefix')), 'webhook_endpoints.id']).as('id'),
+          'merchant_id',
+          'id as endpoint_id',
+          eb.val(param<string>('event_id')).as('event_id'),
+          eb.val(param<string>('pending')).as('status'),
+          eb.val(param<bigint>('zero')).as('attempt_count'),
+          eb.val(param<bigint>('now')).as('next_attempt_at'),
+          eb.val(param<bigint>('now2')).as('created_at'),
+        ])
+        .where('merchant_id', '=', param('merchant_id'))
+        .where('status', '=', param('enabled'))
+        .where((eb) =>
+          eb.or([eb('enabled_events', 'like', param<string>('any_pattern')), eb('enabled_events', 'like', param<string>('type_pattern'))]),
+        ),
+    ),
+  ),
+}))
+
+export type OutboxEvent = {
+  readonly merchant_id: string
+  readonly type: string
+  readonly object_id: string
+  /** The object as the API shows it at this moment. */
+  readonly data: unknown
+}
+
+/**
+ * Records an event in the caller's transaction (the outbox) and queues one delivery per webhook
+ * endpoint of the merchant that listens to its type. The delivery worker sends them after commit.
+ */
+export async function recordEvent(tx: Tx, event: OutboxEvent, nowMs: number, onRecorded?: () => void): Promise<string> {
+  const q = queries(tx)
+  const id = newId('event', nowMs)
+  await tx.run(q.insertEvent, {
+    id,
+    merchant_id: event.merchant_id,
+    type: event.type,
+    object_id: event.object_id,
+    data: toJson({ id, object: 'event', type: event.type, created_at: new Date(nowMs).toISOString(), data: { object: event.data } }),
+    now: nowMs,
+  })
+  await tx.run(q.insertDeliveries, {
+    // Delivery ids are the event's time-ordered suffix per endpoint: unique, and sortable like other ids.
+    delivery_prefix: `whd_${id.slice(4)}_`,
+    event_id: id,
+    pending: 'pending',
+    zero: 0n,
+    now: nowMs,
+    now2: nowMs,
+    merchant_id: event.merchant_id,
+    enabled: 'enabled',
+    any_pattern: '%"*"%',
+    type_pattern: `%"${event.type}"%`,
+  })
+  if (onRecorded !== undefined) tx.afterCommit(onRecorded)
+  return id
+}

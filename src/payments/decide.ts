@@ -1,0 +1,228 @@
+import { KassaError } from '../domain/errors.js'
+import type { CurrencyCode } from '../domain/currency.js'
+import { feeBasisPoints } from '../domain/money.js'
+import { accountId, type AccountRef } from '../ledger/accounts.js'
+import type { Posting, TransferRequest } from '../ledger/transfer.js'
+import { assertTransition, type PaymentStatus } from './state.js'
+
+/** A payment as the core sees it: plain data, the same fields the API shows and the table stores. */
+export type Payment = {
+  readonly id: string
+  readonly merchant_id: string
+  readonly status: PaymentStatus
+  readonly amount: bigint
+  readonly currency: CurrencyCode
+  readonly capture_method: 'automatic' | 'manual'
+  readonly order_reference: string
+  readonly description: string | null
+  readonly metadata: string
+  readonly shopper_id: string | null
+  readonly payment_method_type: string | null
+  readonly channel: string | null
+  readonly amount_capturable: bigint
+  readonly amount_received: bigint
+  readonly amount_refunded: bigint
+  readonly fee_amount: bigint
+  readonly hold_transfer_id: string | null
+  readonly last_error_code: string | null
+  readonly last_error_message: string | null
+  readonly cancellation_reason: string | null
+  readonly version: bigint
+  readonly created_at: bigint
+  readonly updated_at: bigint
+}
+
+export type PaymentEventType =
+  | 'payment.created'
+  | 'payment.requires_capture'
+  | 'payment.succeeded'
+  | 'payment.payment_failed'
+  | 'payment.canceled'
+  | 'payment.refunded'
+
+/** What a command decided: the payment's next state, the transfers to post, the events to record. */
+export type Decision = {
+  readonly next: Payment
+  readonly transfers: readonly TransferRequest[]
+  readonly events: readonly PaymentEventType[]
+}
+
+export type Decided<T = Decision> = { ok: true; value: T } | { ok: false; error: KassaError }
+
+function fail(code: ConstructorParameters<typeof KassaError>[0], param?: string, message?: string): { ok: false; error: KassaError } {
+  return {
+    ok: false,
+    error: new KassaError(code, { ...(param === undefined ? {} : { param }), ...(message === undefined ? {} : { message }) }),
+  }
+}
+
+function moved(payment: Payment, status: PaymentStatus, changes: Partial<Payment>, nowMs: number): Payment {
+  assertTransition(payment.status, status)
+  return { ...payment, ...changes, status, version: payment.version + 1n, updated_at: BigInt(nowMs) }
+}
+
+const platform = undefined
+
+function merchantPayable(payment: Payment): AccountRef {
+  return { code: 'merchant_payable', owner_id: payment.merchant_id, currency: payment.currency }
+}
+
+function feeRevenue(payment: Payment): AccountRef {
+  return { code: 'fee_revenue', owner_id: platform, currency: payment.currency }
+}
+
+function posting(ref: AccountRef, side: Posting['side'], amount: bigint): Posting {
+  return { account_id: accountId(ref), side, amount, currency: ref.currency }
+}
+
+/** The merchant discount on a captured amount: basis points, rounded half-up to the minor unit. */
+export function feeFor(amountCaptured: bigint, feeBasisPointsOfMerchant: number): bigint {
+  return feeBasisPoints(amountCaptured, feeBasisPointsOfMerchant, 'half_up')
+}
+
+export type ConfirmInput = {
+  readonly payment_method_type: string
+  readonly channel: string
+  readonly shopper_id: string | null
+  /** Where the money comes from, per the channel. */
+  readonly funding: AccountRef
+  readonly fee_basis_points: number
+  /** Chosen before the first attempt and reused on every retry. */
+  readonly transfer_id: string
+}
+
+/**
+ * Confirming with funds in Kassa's own ledger: automatic capture posts the whole movement at once
+ * (funding → merchant, fee → revenue, one balanced transfer); manual capture places a hold.
+ */
+export function decideConfirm(payment: Payment, input: ConfirmInput, nowMs: number): Decided {
+  if (payment.status !== 'requires_payment_method') return fail('payment_not_confirmable')
+  if (input.funding.currency !== payment.currency) return fail('currency_mismatch', 'payment_method')
+  const common = { id: input.transfer_id, reference_id: payment.id, merchant_id: payment.merchant_id }
+  const method = { payment_method_type: input.payment_method_type, channel: input.channel, shopper_id: input.shopper_id }
+  if (payment.capture_method === 'manual') {
+    const hold: TransferRequest = {
+      ...common,
+      kind: 'pending',
+      code: 'payment_authorization',
+      postings: [posting(input.funding, 'debit', payment.amount), posting(merchantPayable(payment), 'credit', payment.amount)],
+    }
+    const next = moved(
+      payment,
+      'requires_capture',
+      { ...method, amount_capturable: payment.amount, hold_transfer_id: input.transfer_id, last_error_code: null, last_error_message: null },
+      nowMs,
+    )
+    return { ok: true, value: { next, transfers: [hold], events: ['payment.requires_capture'] } }
+  }
+  const fee = feeFor(payment.amount, input.fee_basis_points)
+  const postings = [
+    posting(input.funding, 'debit', payment.amount),
+    posting(merchantPayable(payment), 'credit', payment.amount - fee),
+    ...(fee > 0n ? [posting(feeRevenue(payment), 'credit', fee)] : []),
+  ]
+  const capture: TransferRequest = { ...common, kind: 'single_phase', code: 'payment_capture', postings }
+  const next = moved(
+    payment,
+    'succeeded',
+    { ...method, amount_received: payment.amount, fee_amount: fee, last_error_code: null, last_error_message: null },
+    nowMs,
+  )
+  return { ok: true, value: { next, transfers: [capture], events: ['payment.succeeded'] } }
+}
+
+/** A confirmation the funding source refused: the payment waits for another method (Stripe's model). */
+export function decideDecline(payment: Payment, input: ConfirmInput, code: string, message: string, nowMs: number): Decision {
+  const next = moved(
+    payment,
+    'requires_payment_method',
+    {
+      payment_method_type: input.payment_method_type,
+      channel: input.channel,
+      shopper_id: input.shopper_id,
+      last_error_code: code,
+      last_error_message: message,
+    },
+    nowMs,
+  )
+  return { next, transfers: [], events: ['payment.payment_failed'] }
+}
+
+export type CaptureInput = {
+  readonly amount_to_capture: bigint | undefined
+  readonly fee_basis_points: number
+  readonly capture_transfer_id: string
+  readonly fee_transfer_id: string
+}
+
+/** Captures all or part of a hold; the rest of the hold is released by the same post. */
+export function decideCapture(payment: Payment, input: CaptureInput, nowMs: number): Decided {
+  if (payment.status !== 'requires_capture') return fail('payment_not_capturable')
+  const amount = input.amount_to_capture ?? payment.amount_capturable
+  if (amount <= 0n) return fail('amount_invalid', 'amount_to_capture')
+  if (amount > payment.amount_capturable) return fail('capture_exceeds_authorized', 'amount_to_capture')
+  if (payment.hold_transfer_id === null) throw new Error(`payment ${payment.id} requires capture without a hold`)
+  const fee = feeFor(amount, input.fee_basis_points)
+  const common = { reference_id: payment.id, merchant_id: payment.merchant_id }
+  const transfers: TransferRequest[] = [
+    { ...common, id: input.capture_transfer_id, kind: 'post_pending', code: 'payment_capture', pending_id: payment.hold_transfer_id, amount },
+  ]
+  if (fee > 0n) {
+    transfers.push({
+      ...common,
+      id: input.fee_transfer_id,
+      kind: 'single_phase',
+      code: 'payment_fee',
+      postings: [posting(merchantPayable(payment), 'debit', fee), posting(feeRevenue(payment), 'credit', fee)],
+    })
+  }
+  const next = moved(payment, 'succeeded', { amount_capturable: 0n, amount_received: amount, fee_amount: fee }, nowMs)
+  return { ok: true, value: { next, transfers, events: ['payment.succeeded'] } }
+}
+
+export type CancelInput = { readonly reason: string | null; readonly release_transfer_id: string }
+
+export function decideCancel(payment: Payment, input: CancelInput, nowMs: number): Decided {
+  if (payment.status !== 'requires_payment_method' && payment.status !== 'requires_capture') return fail('payment_not_cancelable')
+  const transfers: TransferRequest[] = []
+  if (payment.status === 'requires_capture') {
+    if (payment.hold_transfer_id === null) throw new Error(`payment ${payment.id} requires capture without a hold`)
+    transfers.push({
+      id: input.release_transfer_id,
+      kind: 'void_pending',
+      code: 'payment_authorization_release',
+      pending_id: payment.hold_transfer_id,
+      reference_id: payment.id,
+      merchant_id: payment.merchant_id,
+    })
+  }
+  const next = moved(payment, 'canceled', { amount_capturable: 0n, cancellation_reason: input.reason }, nowMs)
+  return { ok: true, value: { next, transfers, events: ['payment.canceled'] } }
+}
+
+export type RefundInput = {
+  readonly amount: bigint | undefined
+  readonly funding: AccountRef
+  readonly transfer_id: string
+}
+
+/** Refunds part or all of what is still captured: back from the merchant to where it came from. */
+export function decideRefund(payment: Payment, input: RefundInput, nowMs: number): Decided<Decision & { amount: bigint }> {
+  if (payment.status !== 'succeeded' || payment.amount_received === 0n) return fail('payment_not_refundable')
+  const refundable = payment.amount_received - payment.amount_refunded
+  const amount = input.amount ?? refundable
+  if (amount <= 0n && input.amount !== undefined) return fail('amount_invalid', 'amount')
+  if (refundable === 0n || amount > refundable) {
+    return fail('refund_exceeds_captured', 'amount', `At most ${refundable} can still be refunded on this payment.`)
+  }
+  const transfer: TransferRequest = {
+    id: input.transfer_id,
+    kind: 'single_phase',
+    code: 'payment_refund',
+    reference_id: payment.id,
+    merchant_id: payment.merchant_id,
+    postings: [posting(merchantPayable(payment), 'debit', amount), posting(input.funding, 'credit', amount)],
+  }
+  const next = moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs)
+  return { ok: true, value: { next, transfers: [transfer], events: ['payment.refunded'], amount } }
+}

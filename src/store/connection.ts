@@ -1,0 +1,18 @@
+/**
+ * The narrow waist between Kassa's write path and an engine: run SQL text with positional
+ * parameters on one connection. The SQL itself is always built by Kysely, for the right dialect.
+ */
+export interface SqlConnection {
+  /** Runs one statement; answers its rows (empty for statements that return none). */
+  query(sqlText: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]>
+  /** Runs a statement without parameters or result, such as BEGIN or SAVEPOINT. */
+  exec(sqlText: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** Engines bind neither booleans nor undefined; we store neither, but a stray one must not crash a batch. */
+export function normalizeParameter(value: unknown): unknown {
+  if (value === undefined) return null
+  if (typeof value === 'boolean') return value ? 1 : 0
+  return value
+}

@@ -1,0 +1,22 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely'
+import type { DialectName } from '../dialect.js'
+import * as core from './0001_core.js'
+
+type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
+
+/** One ordered set of migrations for both engines; a migration branches on the dialect where SQL differs. */
+const all: Record<string, DialectMigration> = {
+  '0001_core': core,
+}
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const result: Record<string, Migration> = {}
+      for (const [name, migration] of Object.entries(all)) {
+        result[name] = { up: (db) => migration.up(db, dialect) }
+      }
+      return result
+    },
+  }
+}

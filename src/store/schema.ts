@@ -1,0 +1,233 @@
+import type { ColumnType, Insertable, Selectable } from 'kysely'
+
+/**
+ * The database as Kysely sees it. Columns are snake_case so rows cross HTTP and SQL unmapped.
+ * Integers are int8 on both engines and arrive as bigint (better-sqlite3 safe integers, pg's int8
+ * parser). Times are epoch milliseconds. Journal columns are insert-only: `never` on update.
+ */
+type Int = ColumnType<bigint, bigint | number, bigint | number>
+type IntOnce = ColumnType<bigint, bigint | number, never>
+type TextOnce = ColumnType<string, string, never>
+type NullableTextOnce = ColumnType<string | null, string | null | undefined, never>
+
+export interface MerchantsTable {
+  id: string
+  name: string
+  kind: 'self_operated' | 'third_party'
+  status: 'active' | 'suspended'
+  fee_basis_points: Int
+  created_at: Int
+}
+
+export interface ApiKeysTable {
+  id: string
+  merchant_id: string
+  key_hash: string
+  key_last4: string
+  created_at: Int
+  revoked_at: Int | null
+}
+
+export interface OperatorsTable {
+  id: string
+  name: string
+  role: 'admin' | 'finance' | 'support'
+  key_hash: string
+  key_last4: string
+  created_at: Int
+  revoked_at: Int | null
+}
+
+export interface ShoppersTable {
+  id: string
+  external_reference: string | null
+  name: string | null
+  email: string | null
+  phone: string | null
+  created_at: Int
+}
+
+export interface LedgerAccountsTable {
+  id: string
+  code: string
+  type: 'asset' | 'liability' | 'equity' | 'revenue' | 'expense'
+  currency: string
+  owner_id: string | null
+  merchant_id: string | null
+  limit_rule: 'none' | 'debits_must_not_exceed_credits' | 'credits_must_not_exceed_debits'
+  debits_pending: Int
+  debits_posted: Int
+  credits_pending: Int
+  credits_posted: Int
+  created_at: Int
+}
+
+export interface LedgerTransfersTable {
+  id: TextOnce
+  kind: ColumnType<'single_phase' | 'pending' | 'post_pending' | 'void_pending', string, never>
+  pending_id: NullableTextOnce
+  code: TextOnce
+  amount: IntOnce
+  currency: TextOnce
+  reference_id: NullableTextOnce
+  merchant_id: NullableTextOnce
+  created_at: IntOnce
+}
+
+export interface LedgerPostingsTable {
+  transfer_id: TextOnce
+  leg: IntOnce
+  account_id: TextOnce
+  side: ColumnType<'debit' | 'credit', string, never>
+  phase: ColumnType<'pending' | 'posted', string, never>
+  amount: IntOnce
+  currency: TextOnce
+  merchant_id: NullableTextOnce
+  created_at: IntOnce
+}
+
+export interface PaymentsTable {
+  id: string
+  merchant_id: string
+  status: 'requires_payment_method' | 'processing' | 'requires_capture' | 'succeeded' | 'failed' | 'canceled'
+  amount: Int
+  currency: string
+  capture_method: 'automatic' | 'manual'
+  order_reference: string
+  description: string | null
+  metadata: string
+  shopper_id: string | null
+  payment_method_type: string | null
+  channel: string | null
+  amount_capturable: Int
+  amount_received: Int
+  amount_refunded: Int
+  fee_amount: Int
+  hold_transfer_id: string | null
+  last_error_code: string | null
+  last_error_message: string | null
+  cancellation_reason: string | null
+  version: Int
+  created_at: Int
+  updated_at: Int
+}
+
+export interface RefundsTable {
+  id: string
+  merchant_id: string
+  payment_id: string
+  amount: Int
+  currency: string
+  status: 'succeeded' | 'pending' | 'failed'
+  reason: string | null
+  transfer_id: string | null
+  metadata: string
+  created_at: Int
+}
+
+export interface TopUpsTable {
+  id: string
+  shopper_id: string
+  amount: Int
+  currency: string
+  reference: string | null
+  transfer_id: string
+  created_by: string
+  created_at: Int
+}
+
+export interface IdempotencyKeysTable {
+  principal_id: string
+  key: string
+  request_hash: string
+  status: 'in_progress' | 'completed'
+  response_status: Int | null
+  response_body: string | null
+  created_at: Int
+}
+
+export interface EventsTable {
+  id: TextOnce
+  merchant_id: TextOnce
+  type: TextOnce
+  object_id: TextOnce
+  data: TextOnce
+  created_at: IntOnce
+}
+
+export interface WebhookEndpointsTable {
+  id: string
+  merchant_id: string
+  url: string
+  description: string | null
+  secret_sealed: string
+  enabled_events: string
+  status: 'enabled' | 'disabled'
+  created_at: Int
+}
+
+export interface WebhookDeliveriesTable {
+  id: string
+  merchant_id: string
+  endpoint_id: string
+  event_id: string
+  status: 'pending' | 'succeeded' | 'failed'
+  attempt_count: Int
+  next_attempt_at: Int
+  locked_until: Int | null
+  last_attempt_at: Int | null
+  created_at: Int
+}
+
+export interface WebhookAttemptsTable {
+  id: string
+  merchant_id: string
+  delivery_id: string
+  attempted_at: Int
+  duration_ms: Int
+  response_status: Int | null
+  error: string | null
+}
+
+export interface AuditLogTable {
+  id: TextOnce
+  actor_type: ColumnType<'operator' | 'merchant' | 'cli' | 'system', string, never>
+  actor_id: TextOnce
+  action: TextOnce
+  target_id: NullableTextOnce
+  merchant_id: NullableTextOnce
+  details: TextOnce
+  created_at: IntOnce
+}
+
+export interface Database {
+  merchants: MerchantsTable
+  api_keys: ApiKeysTable
+  operators: OperatorsTable
+  shoppers: ShoppersTable
+  ledger_accounts: LedgerAccountsTable
+  ledger_transfers: LedgerTransfersTable
+  ledger_postings: LedgerPostingsTable
+  payments: PaymentsTable
+  refunds: RefundsTable
+  top_ups: TopUpsTable
+  idempotency_keys: IdempotencyKeysTable
+  events: EventsTable
+  webhook_endpoints: WebhookEndpointsTable
+  webhook_deliveries: WebhookDeliveriesTable
+  webhook_attempts: WebhookAttemptsTable
+  audit_log: AuditLogTable
+}
+
+export type PaymentRow = Selectable<PaymentsTable>
+export type RefundRow = Selectable<RefundsTable>
+export type MerchantRow = Selectable<MerchantsTable>
+export type ShopperRow = Selectable<ShoppersTable>
+export type AccountRow = Selectable<LedgerAccountsTable>
+export type TransferRow = Selectable<LedgerTransfersTable>
+export type PostingRow = Selectable<LedgerPostingsTable>
+export type EventRow = Selectable<EventsTable>
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>
+export type NewPayment = Insertable<PaymentsTable>

@@ -1,0 +1,187 @@
+import type { Compilable, Kysely } from 'kysely'
+import { assert } from '../domain/assert.js'
+import type { DialectCapabilities } from './dialect.js'
+import type { SqlConnection } from './connection.js'
+import type { PreparedQuery } from './prepared.js'
+import type { Database } from './schema.js'
+
+/** One unit of work's view of the open batch transaction. */
+export class Tx {
+  private hooks: (() => void)[] | undefined
+
+  constructor(
+    private readonly connection: SqlConnection,
+    readonly dialect: DialectCapabilities,
+    /** Builds (never runs) queries for this dialect. */
+    readonly builder: Kysely<Database>,
+  ) {}
+
+  /** Runs a query prepared at start-up: the hot path. */
+  async run<R>(query: PreparedQuery<R>, values: Readonly<Record<string, unknown>>): Promise<R[]> {
+    return (await this.connection.query(query.sqlText, query.bind(values))) as R[]
+  }
+
+  /** Builds and runs a Kysely query: for paths off the hot one, where clarity beats microseconds. */
+  async execute<R>(query: Compilable<R>): Promise<R[]> {
+    const compiled = query.compile()
+    return (await this.connection.query(compiled.sql, compiled.parameters)) as R[]
+  }
+
+  /** Runs `hook` once this unit's batch is durable; never if it rolls back. */
+  afterCommit(hook: () => void): void {
+    ;(this.hooks ??= []).push(hook)
+  }
+
+  takeHooks(): (() => void)[] {
+    const hooks = this.hooks ?? []
+    this.hooks = undefined
+    return hooks
+  }
+}
+
+type Unit = {
+  work: (tx: Tx) => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+  attempts: number
+}
+
+/** Errors after which the same unit may simply run again: lock conflicts between writers. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001' || code === '55P03' || code === 'SQLITE_BUSY'
+}
+
+export class WriterUnavailableError extends Error {
+  override name = 'WriterUnavailableError'
+}
+
+export type WriterOptions = {
+  dialect: DialectCapabilities
+  builder: Kysely<Database>
+  connect: () => Promise<SqlConnection>
+  beginStatement: string
+  /** The most units one transaction commits; bounds a batch's latency and memory. */
+  batchSizeMax?: number
+  /** How often a unit that hit a lock conflict is tried again before its caller sees the error. */
+  attemptsMax?: number
+}
+
+/**
+ * Group commit (PERFORMANCE.md lever 1): every unit submitted during one turn of the event loop
+ * runs inside one transaction, each in its own savepoint so one failure does not fail the others,
+ * and each caller is answered only after the COMMIT is durable. One writer connection per process.
+ */
+export class GroupCommitWriter {
+  private queue: Unit[] = []
+  private flushing = false
+  private scheduled = false
+  private connection: SqlConnection | undefined
+  private closed = false
+  private readonly batchSizeMax: number
+  private readonly attemptsMax: number
+  /** Committed batches, for tests and metrics. */
+  batchesCommitted = 0
+  unitsCommitted = 0
+
+  constructor(private readonly options: WriterOptions) {
+    this.batchSizeMax = options.batchSizeMax ?? 256
+    this.attemptsMax = options.attemptsMax ?? 5
+  }
+
+  /**
+   * Runs `work` in the next batch transaction and resolves with its value once committed.
+   * `work` must do all its I/O through `tx`: no calls to counterparts inside a transaction.
+   */
+  submit<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new WriterUnavailableError('the writer is closed'))
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject, attempts: 0 })
+      this.schedule()
+    })
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.queue.length === 0) return
+    this.scheduled = true
+    // setImmediate, not setTimeout(1): the idle core would have to wake up again (PERFORMANCE.md).
+    setImmediate(() => void this.flush())
+  }
+
+  private async connectionOpen(): Promise<SqlConnection> {
+    this.connection ??= await this.options.connect()
+    return this.connection
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false
+    this.flushing = true
+    const batch = this.queue.splice(0, this.batchSizeMax)
+    const outcomes: { unit: Unit; ok: boolean; value: unknown; hooks: (() => void)[] }[] = []
+    let connection: SqlConnection | undefined
+    try {
+      connection = await this.connectionOpen()
+      await connection.exec(this.options.beginStatement)
+      for (const unit of batch) {
+        unit.attempts += 1
+        const tx = new Tx(connection, this.options.dialect, this.options.builder)
+        await connection.exec('SAVEPOINT unit')
+        try {
+          const value = await unit.work(tx)
+          await connection.exec('RELEASE SAVEPOINT unit')
+          outcomes.push({ unit, ok: true, value, hooks: tx.takeHooks() })
+        } catch (error) {
+          await connection.exec('ROLLBACK TO SAVEPOINT unit')
+          await connection.exec('RELEASE SAVEPOINT unit')
+          outcomes.push({ unit, ok: false, value: error, hooks: [] })
+        }
+      }
+      await connection.exec('COMMIT')
+      this.batchesCommitted += 1
+    } catch (error) {
+      await this.abandon(connection)
+      this.flushing = false
+      for (const unit of batch) {
+        if (isTransient(error) && unit.attempts < this.attemptsMax) this.queue.push(unit)
+        else unit.reject(new WriterUnavailableError(`the batch did not commit: ${(error as Error).message}`))
+      }
+      this.schedule()
+      return
+    }
+    this.flushing = false
+    for (const { unit, ok, value, hooks } of outcomes) {
+      if (ok) {
+        this.unitsCommitted += 1
+        unit.resolve(value)
+        for (const hook of hooks) hook()
+      } else if (isTransient(value) && unit.attempts < this.attemptsMax) {
+        this.queue.push(unit)
+      } else {
+        unit.reject(value)
+      }
+    }
+    this.schedule()
+  }
+
+  /** After a failed batch: roll back if the connection still answers, else drop it and reconnect next time. */
+  private async abandon(connection: SqlConnection | undefined): Promise<void> {
+    if (connection === undefined) return
+    try {
+      await connection.exec('ROLLBACK')
+    } catch {
+      this.connection = undefined
+      await connection.close().catch(() => undefined)
+    }
+  }
+
+  /** Waits for queued units to commit, then closes the connection. */
+  async close(): Promise<void> {
+    this.closed = true
+    for (let waited = 0; (this.flushing || this.queue.length > 0 || this.scheduled) && waited < 10_000; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    assert(!this.flushing, 'writer still flushing after 10 s')
+    await this.connection?.close()
+    this.connection = undefined
+  }
+}
