@@ -1,1 +1,46 @@
-// placeholder, replaced by the core test runner
+// `npm test`: runs every *.test.js under dist/ (built by `npm run build`) with node's test runner.
+// PostgreSQL suites run when the server answers; KASSA_REQUIRE_PG=1 (set by .ci/run) makes a
+// missing server a failure instead of a one-line skip.
+import { spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+
+const url = process.env.KASSA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const requirePg = process.env.KASSA_REQUIRE_PG === '1'
+
+async function postgresAnswers() {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+const problem = await postgresAnswers()
+if (problem !== undefined) {
+  if (requirePg) {
+    console.error(`PostgreSQL is required (KASSA_REQUIRE_PG=1) but ${url} does not answer: ${problem}`)
+    process.exit(1)
+  }
+  console.log(`PostgreSQL at ${url} does not answer (${problem}): skipping the PostgreSQL suites; SQLite suites run.`)
+}
+
+const only = process.argv.slice(2)
+const files = readdirSync('dist', { recursive: true })
+  .map(String)
+  .filter((file) => file.endsWith('.test.js'))
+  .map((file) => join('dist', file))
+  .filter((file) => only.length === 0 || only.some((part) => file.includes(part)))
+  .sort()
+
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, KASSA_TEST_PG: problem === undefined ? '1' : '0', KASSA_TEST_DATABASE_URL: url },
+})
+process.exit(result.status ?? 1)

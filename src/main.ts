@@ -1,41 +1,8 @@
 import { loadConfig } from './config.js'
-import { isEmpty, seedDemo } from './demo/seed.js'
-import { createKassa } from './kassa.js'
+import { serve } from './server.js'
 
-/** `npm start`: serve the whole platform; on a first start with demo data on, create it and print its keys. */
-async function main(): Promise<void> {
-  const config = loadConfig()
-  const kassa = await createKassa({ config })
-  if (config.demo && (await isEmpty(kassa))) {
-    const demo = await seedDemo(kassa)
-    process.stdout.write(
-      [
-        '',
-        'Demo data created (the keys are shown this once; `kassa key create` makes new ones):',
-        `  operator key          ${demo.operator_key}`,
-        `  demo merchant         ${demo.merchant_id}`,
-        `  demo merchant key     ${demo.merchant_key}`,
-        `  third-party seller    ${demo.seller_id}  key ${demo.seller_key}`,
-        `  shopper with CNY 1000 ${demo.shopper_id}`,
-        '',
-      ].join('\n') + '\n',
-    )
-  }
-  kassa.deliveryWorker.start()
-  const address = await kassa.app.listen({ port: config.port, host: config.host })
-  process.stdout.write(`Kassa is serving on ${address} (API /v1, console /console/v1, reference /docs)\n`)
-  const shutdown = (signal: string) => {
-    kassa.logger.info({ signal }, 'shutting down')
-    kassa.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.once('SIGINT', () => shutdown('SIGINT'))
-  process.once('SIGTERM', () => shutdown('SIGTERM'))
-}
-
-main().catch((error: unknown) => {
+// `npm start`
+serve(loadConfig()).catch((error: unknown) => {
   process.stderr.write(`kassa: ${error instanceof Error ? error.message : String(error)}\n`)
   process.exit(1)
 })

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { newId } from '../domain/ids.js'
 import { toJson } from '../domain/json.js'
 import { param, prepare, preparedQueries } from '../store/prepared.js'
@@ -22,14 +23,15 @@ const queries = preparedQueries((db) => ({
       eb
         .selectFrom('webhook_endpoints')
         .select((eb) => [
-          eb.fn('concat', [eb.val(param<string>('delivery_prefix')), 'webhook_endpoints.id']).as('id'),
+          // Typed casts: PostgreSQL cannot infer the type of a bare parameter in a select list.
+          sql<string>`cast(${param('delivery_prefix')} as text) || webhook_endpoints.id`.as('id'),
           'merchant_id',
           'id as endpoint_id',
-          eb.val(param<string>('event_id')).as('event_id'),
-          eb.val(param<string>('pending')).as('status'),
-          eb.val(param<bigint>('zero')).as('attempt_count'),
-          eb.val(param<bigint>('now')).as('next_attempt_at'),
-          eb.val(param<bigint>('now2')).as('created_at'),
+          sql<string>`cast(${param('event_id')} as text)`.as('event_id'),
+          sql<string>`cast(${param('pending')} as text)`.as('status'),
+          sql<bigint>`cast(${param('zero')} as bigint)`.as('attempt_count'),
+          sql<bigint>`cast(${param('now')} as bigint)`.as('next_attempt_at'),
+          sql<bigint>`cast(${param('now2')} as bigint)`.as('created_at'),
         ])
         .where('merchant_id', '=', param('merchant_id'))
         .where('status', '=', param('enabled'))

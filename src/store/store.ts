@@ -91,7 +91,11 @@ async function openPostgresStore(options: Extract<StoreOptions, { kind: 'postgre
     db,
     writer,
     pgPool: pool,
-    migrate: () => migrateToLatest(db, dialect),
+    async migrate() {
+      // The migration tables live in this store's own schema; Kysely would otherwise find another schema's.
+      const { rows } = await pool.query<{ schema: string }>('select current_schema() as schema')
+      return migrateToLatest(db, dialect, rows[0]?.schema)
+    },
     async close() {
       await writer.close()
       await db.destroy()
@@ -99,8 +103,12 @@ async function openPostgresStore(options: Extract<StoreOptions, { kind: 'postgre
   }
 }
 
-async function migrateToLatest(db: Kysely<Database>, dialect: DialectCapabilities): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect.name) })
+async function migrateToLatest(db: Kysely<Database>, dialect: DialectCapabilities, schema?: string): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect.name),
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+  })
   const { error, results } = await migrator.migrateToLatest()
   if (error !== undefined) throw error
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)

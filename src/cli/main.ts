@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander'
+import { loadConfig } from '../config.js'
+import { isCurrencyCode } from '../domain/currency.js'
+import { newId } from '../domain/ids.js'
+import { AMOUNT_MINOR_MAX } from '../domain/money.js'
+import { runDemoStory } from '../demo/story.js'
+import { createKassa, type Kassa } from '../kassa.js'
+import { createLogger } from '../logger.js'
+import { verifyLedger } from '../ledger/verify.js'
+import { createApiKey, createMerchant, createOperator, revokeApiKey } from '../merchants/service.js'
+import { serve } from '../server.js'
+import { createShopper, topUp } from '../shoppers/service.js'
+import { openStore, storeOptionsFromUrl } from '../store/store.js'
+import { registerIso8583Commands } from './iso8583.js'
+import { registerQrCommands } from './qr.js'
+
+/** The CLI is thin: parse, call a service, print one line (or JSON); errors are one line and a non-zero exit. */
+const actor = { type: 'cli' as const, id: 'kassa-cli' }
+
+async function withKassa<T>(work: (kassa: Kassa) => Promise<T>, logLevel = 'warn'): Promise<T> {
+  const config = loadConfig()
+  const kassa = await createKassa({ config, logger: createLogger(process.env['LOG_LEVEL'] ?? logLevel) })
+  try {
+    return await work(kassa)
+  } finally {
+    await kassa.close()
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`)
+}
+
+function minorUnits(text: string): bigint {
+  if (!/^\d{1,12}$/.test(text) || BigInt(text) <= 0n || BigInt(text) > AMOUNT_MINOR_MAX) {
+    throw new InvalidArgumentError('amounts are positive integers in minor units (fen, cents), at most 999999999999')
+  }
+  return BigInt(text)
+}
+
+function currencyCode(text: string): string {
+  if (!isCurrencyCode(text)) throw new InvalidArgumentError('not an active ISO 4217 currency code (e.g. CNY)')
+  return text
+}
+
+function integerIn(min: number, max: number) {
+  return (text: string) => {
+    const value = Number(text)
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw new InvalidArgumentError(`an integer from ${min} to ${max}`)
+    return value
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('kassa')
+    .description('Kassa: payments, acquiring, pay-on-delivery QR, double-entry ledger. Configured by environment variables (README.md).')
+    .showHelpAfterError('(kassa --help lists the commands)')
+
+  program.command('serve').description('serve the API and web pages (what `npm start` runs)').action(async () => serve(loadConfig()))
+
+  program
+    .command('migrate')
+    .description('apply database migrations (they also run at every start)')
+    .action(async () => {
+      const config = loadConfig()
+      const store = await openStore(storeOptionsFromUrl(config.databaseUrl, config.dataDirectory))
+      try {
+        const applied = await store.migrate()
+        print(applied.length === 0 ? 'database is up to date' : `applied: ${applied.join(', ')}`)
+      } finally {
+        await store.close()
+      }
+    })
+
+  program
+    .command('demo')
+    .description('tell the core story through the API: merchant, top-up, payment, partial capture, refund, webhooks, ledger verify')
+    .action(async () => {
+      const ok = await withKassa((kassa) => runDemoStory(kassa, print), 'error')
+      if (!ok) throw new Error('the demo story did not end as expected (see above)')
+    })
+
+  const merchant = program.command('merchant').description('merchants and their keys')
+  merchant
+    .command('create')
+    .description('create a merchant; prints its first secret key, once')
+    .requiredOption('--name <name>', 'display name')
+    .option('--kind <kind>', 'self_operated or third_party', 'third_party')
+    .option('--fee-bps <basis points>', 'merchant discount rate, 60 = 0.60 %', integerIn(0, 10_000))
+    .action(async (options: { name: string; kind: string; feeBps?: number }) => {
+      if (options.kind !== 'self_operated' && options.kind !== 'third_party') throw new Error('--kind must be self_operated or third_party')
+      const kind = options.kind
+      const created = await withKassa((kassa) => createMerchant(kassa.store, kassa.clock, actor, { name: options.name, kind, fee_basis_points: options.feeBps }))
+      print({ merchant: created.merchant, secret_key: created.api_key.secret, note: 'store the key now: it is not shown again' })
+    })
+  merchant
+    .command('list')
+    .description('list merchants')
+    .action(async () => {
+      const rows = await withKassa((kassa) => kassa.store.db.selectFrom('merchants').select(['id', 'name', 'kind', 'status']).orderBy('id').execute())
+      for (const row of rows) print(`${row.id}  ${row.kind.padEnd(13)} ${row.status.padEnd(9)} ${row.name}`)
+    })
+
+  const key = program.command('key').description('secret API keys')
+  key
+    .command('create')
+    .requiredOption('--merchant <id>', 'merchant id (mch_…)')
+    .description('create another secret key for a merchant; printed once')
+    .action(async (options: { merchant: string }) => print(await withKassa((kassa) => createApiKey(kassa.store, kassa.clock, actor, options.merchant))))
+  key
+    .command('revoke <keyId>')
+    .description('revoke a secret key (key_…)')
+    .action(async (keyId: string) => {
+      await withKassa((kassa) => revokeApiKey(kassa.store, kassa.clock, actor, keyId))
+      print(`revoked ${keyId}`)
+    })
+
+  program
+    .command('operator')
+    .description('console operators')
+    .command('create')
+    .requiredOption('--name <name>', 'who')
+    .option('--role <role>', 'admin, finance or support', 'admin')
+    .description('create an operator; prints the operator key, once')
+    .action(async (options: { name: string; role: string }) => {
+      if (options.role !== 'admin' && options.role !== 'finance' && options.role !== 'support') throw new Error('--role must be admin, finance or support')
+      const role = options.role
+      print(await withKassa((kassa) => createOperator(kassa.store, kassa.clock, actor, { name: options.name, role })))
+    })
+
+  const shopper = program.command('shopper').description('shoppers and their wallet balances')
+  shopper
+    .command('create')
+    .option('--name <name>')
+    .option('--external-reference <ref>', "the shop's own customer id")
+    .description('register a shopper')
+    .action(async (options: { name?: string; externalReference?: string }) => {
+      const created = await withKassa((kassa) =>
+        kassa.store.writer.submit((tx) =>
+          createShopper(tx, actor, { external_reference: options.externalReference ?? null, name: options.name ?? null, email: null, phone: null }, kassa.clock.now()),
+        ),
+      )
+      print(created)
+    })
+  shopper
+    .command('top-up <shopperId>')
+    .requiredOption('--amount <minor units>', 'amount in minor units, e.g. 10000 = CNY 100.00', minorUnits)
+    .option('--currency <code>', 'ISO 4217 code', currencyCode, 'CNY')
+    .option('--reference <text>', 'bank reference of the money received')
+    .description("add money to a shopper's wallet")
+    .action(async (shopperId: string, options: { amount: bigint; currency: 'CNY'; reference?: string }) => {
+      const result = await withKassa((kassa) =>
+        kassa.store.writer.submit((tx) => {
+          const nowMs = kassa.clock.now()
+          return topUp(tx, actor, { shopper_id: shopperId, amount: options.amount, currency: options.currency, reference: options.reference ?? null, top_up_id: newId('top_up', nowMs), transfer_id: newId('transfer', nowMs) }, nowMs)
+        }),
+      )
+      print({ ...result, amount: Number(result.amount) })
+    })
+
+  program
+    .command('ledger')
+    .description('the double-entry journal')
+    .command('verify')
+    .description('check every ledger invariant; exits non-zero naming the first violation')
+    .action(async () => {
+      const result = await withKassa((kassa) => verifyLedger(kassa.store.db))
+      if (!result.ok) {
+        process.stderr.write(`ledger verify failed: ${result.violations[0]} (${result.violations.length} violation(s) in all)\n`)
+        process.exitCode = 1
+        return
+      }
+      print(`ledger ok: ${result.checked.transfers} transfers, ${result.checked.postings} postings, ${result.checked.accounts} accounts; every transfer balances, balances equal the journal, no funded account below zero`)
+    })
+
+  registerQrCommands(program)
+  registerIso8583Commands(program)
+  return program
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.stderr.write(`kassa: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  })

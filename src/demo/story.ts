@@ -1,0 +1,104 @@
+import { createServer, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { formatMinor } from '../domain/money.js'
+import { verifySignature } from '../events/signing.js'
+import type { Kassa } from '../kassa.js'
+import { verifyLedger } from '../ledger/verify.js'
+import { createMerchant, createOperator } from '../merchants/service.js'
+
+type Say = (line: string) => void
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of request) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * `kassa demo`: the core story told through the real HTTP API, as a merchant and an operator would
+ * tell it: merchant, shopper top-up, payment, partial capture, refund, signed webhooks received,
+ * and the ledger verified at the end. Answers whether every step held.
+ */
+export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
+  const received: { type: string; verified: boolean }[] = []
+  let webhookSecret = ''
+  const receiver = createServer((request, response) => {
+    void readBody(request).then((body) => {
+      const check = verifySignature(webhookSecret, request.headers['kassa-signature'] as string | undefined, body, Date.now() / 1000)
+      const event = JSON.parse(body) as { type: string }
+      received.push({ type: event.type, verified: check.ok })
+      response.writeHead(check.ok ? 200 : 400).end()
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/kassa-webhooks`
+  const base = await kassa.app.listen({ port: 0, host: '127.0.0.1' })
+  kassa.deliveryWorker.start()
+  try {
+    const actor = { type: 'cli' as const, id: 'kassa-demo' }
+    const operator = await createOperator(kassa.store, kassa.clock, actor, { name: 'Demo story operator', role: 'admin' })
+    const { merchant, api_key } = await createMerchant(kassa.store, kassa.clock, actor, { name: 'Demo Story Books', kind: 'third_party', fee_basis_points: 60 })
+    say(`1. merchant ${merchant.id} "${merchant.name}" created with a secret key ending …${api_key.secret.slice(-4)} (MDR 0.60 %)`)
+
+    const call = async (key: string, method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': `demo-${path}-${Date.now()}-${Math.random()}` }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      const json = (await response.json()) as Record<string, any>
+      if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(json)}`)
+      return json
+    }
+
+    const endpoint = await call(api_key.secret, 'POST', '/v1/webhook_endpoints', { url: receiverUrl, enabled_events: ['*'] })
+    webhookSecret = endpoint['secret'] as string
+    say(`2. webhook endpoint ${endpoint['id']} registered at ${receiverUrl}`)
+
+    const shopper = await call(operator.secret, 'POST', '/console/v1/shoppers', { name: 'Zhang Min', external_reference: `demo-${Date.now()}` })
+    await call(operator.secret, 'POST', `/console/v1/shoppers/${shopper['id']}/top_ups`, { amount: 50_000, currency: 'CNY', reference: 'bank transfer 4471' })
+    say(`3. shopper ${shopper['id']} topped up with CNY ${formatMinor(50_000n, 'CNY')} by the operator`)
+
+    let payment = await call(api_key.secret, 'POST', '/v1/payments', {
+      amount: 19_900,
+      currency: 'CNY',
+      order_reference: 'ORDER-1001',
+      description: 'Three books',
+      capture_method: 'manual',
+      confirm: true,
+      payment_method: { type: 'wallet_balance', shopper: shopper['id'] },
+    })
+    say(`4. payment ${payment['id']} for CNY 199.00 authorized from the wallet: ${payment['status']}`)
+
+    payment = await call(api_key.secret, 'POST', `/v1/payments/${payment['id']}/capture`, { amount_to_capture: 15_000 })
+    say(`5. partial capture of CNY 150.00 (one book was out of stock): ${payment['status']}, fee CNY ${formatMinor(BigInt(payment['fee_amount']), 'CNY')}, CNY 49.00 released`)
+
+    const refund = await call(api_key.secret, 'POST', '/v1/refunds', { payment: payment['id'], amount: 5_000, reason: 'item_returned' })
+    say(`6. refund ${refund['id']} of CNY 50.00 to the wallet: ${refund['status']}`)
+
+    const expected = ['payment.created', 'payment.requires_capture', 'payment.succeeded', 'payment.refunded', 'refund.succeeded']
+    for (let waited = 0; waited < 15_000 && !expected.every((type) => received.some((r) => r.type === type)); waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const allVerified = received.length > 0 && received.every((r) => r.verified)
+    const allArrived = expected.every((type) => received.some((r) => r.type === type))
+    say(`7. webhooks received: ${received.map((r) => r.type).join(', ')} — signatures ${allVerified ? 'verified' : 'NOT verified'}`)
+
+    const wallet = await call(operator.secret, 'GET', `/console/v1/shoppers/${shopper['id']}`)
+    const balance = await call(api_key.secret, 'GET', '/v1/balance')
+    const available = (wallet['balances'] as { currency: string; available: number }[]).find((b) => b.currency === 'CNY')?.available ?? 0
+    const owed = (balance['available'] as { currency: string; amount: number }[]).find((b) => b.currency === 'CNY')?.amount ?? 0
+    say(`8. shopper wallet CNY ${formatMinor(BigInt(available), 'CNY')} (500.00 − 150.00 + 50.00); merchant is owed CNY ${formatMinor(BigInt(owed), 'CNY')} (150.00 − 0.90 fee − 50.00)`)
+
+    const verification = await verifyLedger(kassa.store.db)
+    say(
+      verification.ok
+        ? `9. kassa ledger verify: ok (${verification.checked.transfers} transfers, ${verification.checked.postings} postings, ${verification.checked.accounts} accounts)`
+        : `9. kassa ledger verify FAILED: ${verification.violations[0]}`,
+    )
+    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910
+  } finally {
+    await kassa.deliveryWorker.stop()
+    await new Promise<void>((resolve) => receiver.close(() => resolve()))
+  }
+}
