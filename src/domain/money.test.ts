@@ -122,7 +122,7 @@ describe('money: fees in basis points', () => {
     [250n, 200, 5n, 5n, 5n],
     [999n, 10_000, 999n, 999n, 999n], // 100 %
     [999n, 0, 0n, 0n, 0n],
-    [AMOUNT_MINOR_MAX, 60, 59_999_999_999n, 60_000_000_000n, 60_000_000_000n], // 59 999 999 999.94
+    [AMOUNT_MINOR_MAX, 60, 5_999_999_999n, 6_000_000_000n, 6_000_000_000n], // 5 999 999 999.994
   ]
   for (const [amount, basisPoints, down, halfUp, halfEven] of table) {
     it(`${basisPoints} bp of ${amount} → down ${down}, half_up ${halfUp}, half_even ${halfEven}`, () => {

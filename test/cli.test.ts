@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import Sqlite from 'better-sqlite3'
+
+const cli = join(process.cwd(), 'dist/src/cli/main.js')
+const directory = mkdtempSync(join(tmpdir(), 'kassa-cli-'))
+const env = { ...process.env, KASSA_DATA_DIR: join(directory, 'data'), DATABASE_URL: '', LOG_LEVEL: 'error' }
+
+function kassa(...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe('kassa CLI', () => {
+  after(() => rmSync(directory, { recursive: true, force: true }))
+
+  it('lists its commands', () => {
+    const help = kassa('--help')
+    assert.equal(help.code, 0)
+    for (const command of ['serve', 'migrate', 'demo', 'merchant', 'shopper', 'ledger', 'qr', 'iso8583']) assert.match(help.stdout, new RegExp(`\\b${command}\\b`))
+  })
+
+  it('migrates, creates a merchant with a key shown once, and stores only its hash', () => {
+    assert.equal(kassa('migrate').code, 0)
+    const created = kassa('merchant', 'create', '--name', 'CLI Shop', '--kind', 'self_operated', '--fee-bps', '45')
+    assert.equal(created.code, 0, created.stderr)
+    const output = JSON.parse(created.stdout) as { merchant: { id: string; fee_basis_points: number }; secret_key: string }
+    assert.match(output.secret_key, /^sk_/)
+    assert.equal(output.merchant.fee_basis_points, 45)
+    const database = new Sqlite(join(directory, 'data', 'kassa.db'), { readonly: true })
+    try {
+      const dump = JSON.stringify(database.prepare('select * from api_keys').all(), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+      assert.ok(!dump.includes(output.secret_key), 'the key is not stored in clear')
+      assert.ok(!dump.includes(output.secret_key.slice(3, 20)))
+    } finally {
+      database.close()
+    }
+    assert.match(kassa('merchant', 'list').stdout, /CLI Shop/)
+  })
+
+  it('tops up a shopper and verifies the ledger; a tampered balance fails verify naming the account', () => {
+    const shopper = JSON.parse(kassa('shopper', 'create', '--name', 'Ann').stdout) as { id: string }
+    const topUp = kassa('shopper', 'top-up', shopper.id, '--amount', '12345', '--currency', 'CNY')
+    assert.equal(topUp.code, 0, topUp.stderr)
+    const ok = kassa('ledger', 'verify')
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, /ledger ok/)
+    const database = new Sqlite(join(directory, 'data', 'kassa.db'))
+    database.prepare('update ledger_accounts set credits_posted = credits_posted + 1 where id = ?').run(`acc_shopper_balance_${shopper.id}_CNY`)
+    database.close()
+    const broken = kassa('ledger', 'verify')
+    assert.equal(broken.code, 1)
+    assert.match(broken.stderr, new RegExp(`acc_shopper_balance_${shopper.id}_CNY`))
+    assert.equal(broken.stderr.trim().split('\n').length, 1, 'one line')
+    const repaired = new Sqlite(join(directory, 'data', 'kassa.db'))
+    repaired.prepare('update ledger_accounts set credits_posted = credits_posted - 1 where id = ?').run(`acc_shopper_balance_${shopper.id}_CNY`)
+    repaired.close()
+  })
+
+  it('answers bad input with one readable line and a non-zero exit', () => {
+    for (const args of [
+      ['shopper', 'top-up', 'shp_01m84x920yn9vfyb6sdbkg4a9h', '--amount', '1.50'],
+      ['shopper', 'top-up', 'shp_01m84x920yn9vfyb6sdbkg4a9h', '--amount', '100', '--currency', 'XXX'],
+      ['shopper', 'top-up', 'shp_01m84x920yn9vfyb6sdbkg4a9h', '--amount', '100'],
+      ['merchant', 'create', '--name', 'x', '--kind', 'pirate'],
+      ['no-such-command'],
+    ]) {
+      const result = kassa(...args)
+      assert.notEqual(result.code, 0, args.join(' '))
+      assert.ok(result.stderr.trim().length > 0, args.join(' '))
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace')
+    }
+  })
+
+  it('tells the demo story end to end and ends with a verified ledger', () => {
+    const demo = kassa('demo')
+    assert.equal(demo.code, 0, demo.stdout + demo.stderr)
+    assert.match(demo.stdout, /signatures verified/)
+    assert.match(demo.stdout, /ledger verify: ok/)
+  })
+})
