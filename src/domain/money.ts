@@ -68,6 +68,8 @@ export function feeBasisPoints(amount_minor: bigint, basis_points: number, round
  */
 export function allocate(amount_minor: bigint, weights: readonly number[]): bigint[] {
   assert(weights.length > 0, 'allocate needs at least one weight')
+  // A negative amount (a reversal) is split like its opposite, so both splits mirror each other.
+  if (amount_minor < 0n) return allocate(-amount_minor, weights).map((share) => -share)
   assert(weights.every((w) => Number.isSafeInteger(w) && w >= 0), 'weights are non-negative integers')
   const total = weights.reduce((sum, w) => sum + BigInt(w), 0n)
   assert(total > 0n, 'weights must not all be zero')

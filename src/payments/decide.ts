@@ -118,7 +118,8 @@ export function decideConfirm(payment: Payment, input: ConfirmInput, nowMs: numb
   const fee = feeFor(payment.amount, input.fee_basis_points)
   const postings = [
     posting(input.funding, 'debit', payment.amount),
-    posting(merchantPayable(payment), 'credit', payment.amount - fee),
+    // A leg of zero is no leg: a 100 % fee leaves the merchant nothing, a 0 % fee earns nothing.
+    ...(payment.amount - fee > 0n ? [posting(merchantPayable(payment), 'credit', payment.amount - fee)] : []),
     ...(fee > 0n ? [posting(feeRevenue(payment), 'credit', fee)] : []),
   ]
   const capture: TransferRequest = { ...common, kind: 'single_phase', code: 'payment_capture', postings }
