@@ -16,6 +16,8 @@ export type Config = {
   readonly demo: boolean
   readonly masterKeyBase64: string | undefined
   readonly webhookTimeoutMs: number
+  /** How long a courier's parcel QR code may be paid. */
+  readonly qrTtlMs: number
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -50,6 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: flag(env, 'KASSA_DEMO', true),
     masterKeyBase64: env['KASSA_MASTER_KEY'] === '' ? undefined : env['KASSA_MASTER_KEY'],
     webhookTimeoutMs: integer(env, 'KASSA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    qrTtlMs: integer(env, 'KASSA_QR_TTL_SECONDS', 900, 1, 86_400) * 1000,
   }
 }
 

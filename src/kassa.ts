@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { loadMasterKey, type Config } from './config.js'
 import { systemClock, type Clock } from './domain/clock.js'
+import { LiveDeliveries } from './delivery/live.js'
+import { DeliveryService } from './delivery/service.js'
 import { DeliveryWorker } from './events/delivery-worker.js'
 import { buildApp } from './http/app.js'
 import { createLogger } from './logger.js'
@@ -20,6 +22,8 @@ export type Kassa = {
   readonly payments: PaymentService
   readonly authenticator: Authenticator
   readonly deliveryWorker: DeliveryWorker
+  readonly delivery: DeliveryService
+  readonly live: LiveDeliveries
   close(): Promise<void>
 }
 
@@ -59,7 +63,10 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
   })
   const payments = new PaymentService(store, clock, () => deliveryWorker.nudge())
   const authenticator = new Authenticator(store.db, clock)
-  const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker })
+  const live = new LiveDeliveries(store.pgPool, logger)
+  await live.start()
+  const delivery = new DeliveryService({ store, clock, live, qrTtlMs: config.qrTtlMs, notifyEvents: () => deliveryWorker.nudge() })
+  const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker, delivery, live })
   return {
     config,
     store,
@@ -70,9 +77,12 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
     payments,
     authenticator,
     deliveryWorker,
+    delivery,
+    live,
     async close() {
       await deliveryWorker.stop()
       await app.close()
+      await live.stop()
       await store.close()
     },
   }

@@ -40,6 +40,9 @@ export interface Channel<Method = unknown> {
    * the offending field. Pure.
    */
   parseMethod(input: Readonly<Record<string, unknown>>): { ok: true; method: Method } | { ok: false; param: string; message: string }
-  /** The account the money comes from on capture and goes back to on refund. */
-  fundingAccount(payment: ChannelPayment, method: Method): AccountRef
+  /**
+   * The account the money comes from on capture and goes back to on refund, for channels whose
+   * funds Kassa's own ledger holds; the others post when their counterpart (or the door) pays.
+   */
+  fundingAccount?(payment: ChannelPayment, method: Method): AccountRef
 }

@@ -1,4 +1,5 @@
 import type { Channel, ChannelKind } from './channel.js'
+import { codChannel } from './cod/index.js'
 import { walletBalanceChannel } from './wallet-balance/index.js'
 
 /**
@@ -6,7 +7,10 @@ import { walletBalanceChannel } from './wallet-balance/index.js'
  * quickpay, third-party wallets and cash/QR on delivery here, with a live enabled/draining/disabled
  * state per channel.
  */
-const channels: ReadonlyMap<string, Channel> = new Map<string, Channel>([['wallet_balance', walletBalanceChannel as Channel]])
+const channels: ReadonlyMap<string, Channel> = new Map<string, Channel>([
+  ['wallet_balance', walletBalanceChannel as Channel],
+  ['cod', codChannel as Channel],
+])
 
 export function findChannel(paymentMethodType: string): Channel | undefined {
   return channels.get(paymentMethodType)

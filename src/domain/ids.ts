@@ -21,6 +21,10 @@ export const idPrefixes = {
   request: 'req',
   top_up: 'top',
   payment_attempt: 'att',
+  station: 'stn',
+  courier: 'cou',
+  delivery: 'dlv',
+  remittance: 'rmt',
 } as const
 
 export type IdKind = keyof typeof idPrefixes

@@ -9,6 +9,8 @@ import type { Clock } from '../domain/clock.js'
 import { KassaError } from '../domain/errors.js'
 import { newId } from '../domain/ids.js'
 import { toJson } from '../domain/json.js'
+import type { LiveDeliveries } from '../delivery/live.js'
+import type { DeliveryService } from '../delivery/service.js'
 import type { DeliveryWorker } from '../events/delivery-worker.js'
 import type { Authenticator, Principal } from '../merchants/service.js'
 import type { PaymentService } from '../payments/service.js'
@@ -17,6 +19,8 @@ import { checkIdempotencyKey, requestHash, type IdempotentRequest, type StoredRe
 import type { Store } from '../store/store.js'
 import { installErrorHandling } from './errors.js'
 import { consoleRoutes } from './routes/console/index.js'
+import { courierRoutes } from './routes/courier/index.js'
+import { shopperRoutes } from './routes/shopper/index.js'
 import { v1Routes } from './routes/v1/index.js'
 
 export type AppDeps = {
@@ -27,6 +31,8 @@ export type AppDeps = {
   readonly payments: PaymentService
   readonly logger: Logger
   readonly deliveryWorker?: DeliveryWorker | undefined
+  readonly delivery: DeliveryService
+  readonly live: LiveDeliveries
 }
 
 declare module 'fastify' {
@@ -115,6 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scope.addHook('onRequest', authenticate(deps, 'operator'))
     await consoleRoutes(scope, deps)
   }, { prefix: '/console/v1' })
+  await app.register(async (scope) => courierRoutes(scope, deps), { prefix: '/courier/v1' })
+  await app.register(async (scope) => shopperRoutes(scope, deps), { prefix: '/shopper/v1' })
   return app
 }
 

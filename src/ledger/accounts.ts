@@ -2,7 +2,7 @@ import type { CurrencyCode } from '../domain/currency.js'
 
 export type AccountType = 'asset' | 'liability' | 'equity' | 'revenue' | 'expense'
 export type LimitRule = 'none' | 'debits_must_not_exceed_credits' | 'credits_must_not_exceed_debits'
-export type OwnerKind = 'platform' | 'merchant' | 'shopper'
+export type OwnerKind = 'platform' | 'merchant' | 'shopper' | 'courier' | 'station'
 
 /**
  * The chart of accounts (docs/ledger.md explains each one and the postings that touch it).
@@ -17,6 +17,12 @@ export const chartOfAccounts = {
   merchant_payable: { type: 'liability', limit: 'none', owner: 'merchant' },
   /** The merchant discount (MDR) Kassa earns on each capture. */
   fee_revenue: { type: 'revenue', limit: 'none', owner: 'platform' },
+  /** Cash a courier collected at doors and has not yet handed in. */
+  courier_cash: { type: 'asset', limit: 'none', owner: 'courier' },
+  /** Cash counted in at a station, waiting to be banked. */
+  station_cash: { type: 'asset', limit: 'none', owner: 'station' },
+  /** Differences between the cash a courier owed and the cash counted: shortage debits, overage credits. */
+  cash_over_short: { type: 'expense', limit: 'none', owner: 'platform' },
 } as const satisfies Record<string, { type: AccountType; limit: LimitRule; owner: OwnerKind }>
 
 export type AccountCode = keyof typeof chartOfAccounts

@@ -34,6 +34,7 @@ export type Payment = {
 
 export type PaymentEventType =
   | 'payment.created'
+  | 'payment.processing'
   | 'payment.requires_capture'
   | 'payment.succeeded'
   | 'payment.payment_failed'
@@ -84,8 +85,8 @@ export type ConfirmInput = {
   readonly payment_method_type: string
   readonly channel: string
   readonly shopper_id: string | null
-  /** Where the money comes from, per the channel. */
-  readonly funding: AccountRef
+  /** Where the money comes from, per the channel; undefined when a counterpart holds it. */
+  readonly funding: AccountRef | undefined
   readonly fee_basis_points: number
   /** Chosen before the first attempt and reused on every retry. */
   readonly transfer_id: string
@@ -97,9 +98,14 @@ export type ConfirmInput = {
  */
 export function decideConfirm(payment: Payment, input: ConfirmInput, nowMs: number): Decided {
   if (payment.status !== 'requires_payment_method') return fail('payment_not_confirmable')
+  const method = { payment_method_type: input.payment_method_type, channel: input.channel, shopper_id: input.shopper_id }
+  if (input.funding === undefined) {
+    // The money is at a counterpart (or at the door): wait for it in processing.
+    const next = moved(payment, 'processing', { ...method, last_error_code: null, last_error_message: null }, nowMs)
+    return { ok: true, value: { next, transfers: [], events: ['payment.processing'] } }
+  }
   if (input.funding.currency !== payment.currency) return fail('currency_mismatch', 'payment_method')
   const common = { id: input.transfer_id, reference_id: payment.id, merchant_id: payment.merchant_id }
-  const method = { payment_method_type: input.payment_method_type, channel: input.channel, shopper_id: input.shopper_id }
   if (payment.capture_method === 'manual') {
     const hold: TransferRequest = {
       ...common,

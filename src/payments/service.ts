@@ -239,8 +239,8 @@ export class PaymentService {
     }
     const parsed = channel.parseMethod(method)
     if (!parsed.ok) throw new KassaError('parameter_invalid', { param: parsed.param, message: parsed.message })
-    const funding = channel.fundingAccount(payment, parsed.method)
-    const shopperId = funding.code === 'shopper_balance' ? (funding.owner_id ?? null) : payment.shopper_id
+    const funding = channel.fundingAccount?.(payment, parsed.method)
+    const shopperId = funding?.code === 'shopper_balance' ? (funding.owner_id ?? null) : payment.shopper_id
     if (shopperId !== null && shopperId !== payment.shopper_id) {
       if (payment.shopper_id !== null) {
         throw new KassaError('parameter_invalid', { param: 'payment_method.shopper', message: 'The wallet belongs to another shopper than the payment.' })
@@ -260,7 +260,7 @@ export class PaymentService {
   private async confirmWith(tx: Tx, payment: Payment, input: ConfirmInput, nowMs: number): Promise<Response> {
     const decided = decideConfirm(payment, input, nowMs)
     if (!decided.ok) throw decided.error
-    await this.ensureAccounts(tx, payment, input.funding)
+    if (input.funding !== undefined) await this.ensureAccounts(tx, payment, input.funding)
     const [transfer] = decided.value.transfers
     const result = transfer === undefined ? 'ok' : await postTransfer(tx, transfer, nowMs)
     if (result === 'exceeds_credits') {
@@ -279,7 +279,9 @@ export class PaymentService {
     if (payment.channel === null) throw new KassaError('payment_not_refundable')
     const channel = findChannel(payment.channel)
     if (channel === undefined) throw new Error(`payment ${payment.id} names an unknown channel ${payment.channel}`)
-    if (!channel.capabilities.refunds) throw new KassaError('channel_capability_unsupported', { message: `${channel.kind} does not support refunds.` })
+    if (!channel.capabilities.refunds || channel.fundingAccount === undefined) {
+      throw new KassaError('channel_capability_unsupported', { message: `${channel.kind} payments cannot be refunded through Kassa yet.` })
+    }
     const parsed = channel.parseMethod({ type: payment.payment_method_type, shopper: payment.shopper_id })
     if (!parsed.ok) throw new Error(`payment ${payment.id} has a method its channel cannot read: ${parsed.message}`)
     return channel.fundingAccount(payment, parsed.method)

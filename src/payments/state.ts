@@ -23,7 +23,8 @@ export type PaymentStatus = (typeof paymentStatuses)[number]
 
 export const paymentTransitions = {
   requires_payment_method: ['requires_payment_method', 'processing', 'requires_capture', 'succeeded', 'canceled'],
-  processing: ['requires_capture', 'succeeded', 'failed', 'requires_payment_method'],
+  // processing → processing: a pay-on-delivery order collects parcel by parcel before it completes.
+  processing: ['processing', 'requires_capture', 'succeeded', 'failed', 'requires_payment_method', 'canceled'],
   requires_capture: ['succeeded', 'canceled'],
   succeeded: ['succeeded'],
   failed: [],

@@ -200,6 +200,78 @@ export interface AuditLogTable {
   created_at: IntOnce
 }
 
+export interface StationsTable {
+  id: string
+  name: string
+  city: string
+  created_at: Int
+}
+
+export interface CouriersTable {
+  id: string
+  station_id: string
+  name: string
+  username: string
+  password_hash: string
+  status: 'active' | 'suspended'
+  created_at: Int
+}
+
+export interface SessionsTable {
+  token_hash: string
+  subject_id: string
+  kind: 'courier' | 'shopper' | 'cpm'
+  expires_at: Int
+  created_at: Int
+}
+
+export interface DeliveriesTable {
+  id: string
+  merchant_id: string
+  payment_id: string
+  parcel_number: string
+  courier_id: string
+  station_id: string
+  amount: Int
+  amount_original: Int
+  currency: string
+  status: 'out_for_delivery' | 'paid' | 'refused'
+  paid_by: 'qr' | 'cash' | 'cpm' | null
+  shopper_id: string | null
+  shopper_phone: string | null
+  transfer_id: string | null
+  delivery_date: string
+  version: Int
+  paid_at: Int | null
+  created_at: Int
+}
+
+export interface DeliveryCodesTable {
+  reference: string
+  delivery_id: string
+  merchant_id: string
+  courier_id: string
+  amount: Int
+  currency: string
+  payload: string
+  status: 'active' | 'used' | 'expired' | 'replaced'
+  expires_at: Int
+  created_at: Int
+}
+
+export interface CashRemittancesTable {
+  id: string
+  courier_id: string
+  station_id: string
+  currency: string
+  amount_expected: Int
+  amount_counted: Int
+  remittance_date: string
+  transfer_id: string
+  created_by: string
+  created_at: Int
+}
+
 export interface Database {
   merchants: MerchantsTable
   api_keys: ApiKeysTable
@@ -217,6 +289,12 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable
   webhook_attempts: WebhookAttemptsTable
   audit_log: AuditLogTable
+  stations: StationsTable
+  couriers: CouriersTable
+  sessions: SessionsTable
+  deliveries: DeliveriesTable
+  delivery_codes: DeliveryCodesTable
+  cash_remittances: CashRemittancesTable
 }
 
 export type PaymentRow = Selectable<PaymentsTable>
@@ -231,3 +309,6 @@ export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>
 export type NewPayment = Insertable<PaymentsTable>
+export type DeliveryRow = Selectable<DeliveriesTable>
+export type DeliveryCodeRow = Selectable<DeliveryCodesTable>
+export type CourierRow = Selectable<CouriersTable>

@@ -1,12 +1,14 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely'
 import type { DialectName } from '../dialect.js'
 import * as core from './0001_core.js'
+import * as delivery from './0002_delivery.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
 /** One ordered set of migrations for both engines; a migration branches on the dialect where SQL differs. */
 const all: Record<string, DialectMigration> = {
   '0001_core': core,
+  '0002_delivery': delivery,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppDeps } from '../../app.js'
 import { merchantOf, sendJson } from '../../app.js'
+import { deliveryRoutes } from './deliveries.js'
 import { paymentRoutes } from './payments.js'
 import { refundRoutes } from './refunds.js'
 import { webhookRoutes } from './webhooks.js'
@@ -10,6 +11,7 @@ export async function v1Routes(app: FastifyInstance, deps: AppDeps): Promise<voi
   await paymentRoutes(app, deps)
   await refundRoutes(app, deps)
   await webhookRoutes(app, deps)
+  await deliveryRoutes(app, deps)
   app.get('/balance', { schema: { tags: ['balance'], summary: 'What Kassa owes you, per currency (captured, less fees and refunds)' } }, async (request, reply) => {
     const rows = await deps.store.db
       .selectFrom('ledger_accounts')

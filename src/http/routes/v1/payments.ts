@@ -11,7 +11,7 @@ const paymentMethodSchema = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['wallet_balance'], description: 'The channel to pay with.' },
+    type: { type: 'string', enum: ['wallet_balance', 'cod'], description: 'The channel to pay with: the shop wallet, or pay on delivery.' },
     shopper: { ...idSchema('shopper'), description: 'wallet_balance: the shopper whose balance pays.' },
   },
   additionalProperties: false,

@@ -7,12 +7,14 @@ import { idempotencyHeader, idParams, idSchema, listQuery } from '../../schemas.
 
 export const eventTypes = [
   'payment.created',
+  'payment.processing',
   'payment.requires_capture',
   'payment.succeeded',
   'payment.payment_failed',
   'payment.canceled',
   'payment.refunded',
   'refund.succeeded',
+  'delivery.paid',
 ] as const
 
 const enabledEventsSchema = {

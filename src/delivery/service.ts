@@ -1,0 +1,571 @@
+import { randomBytes } from 'node:crypto'
+import QRCode from 'qrcode'
+import { recordAudit, type Actor } from '../audit/log.js'
+import type { Clock } from '../domain/clock.js'
+import { currency as currencyOf, type CurrencyCode } from '../domain/currency.js'
+import { KassaError } from '../domain/errors.js'
+import { newId } from '../domain/ids.js'
+import { formatMinor } from '../domain/money.js'
+import { recordEvent } from '../events/outbox.js'
+import { accountId, type AccountRef } from '../ledger/accounts.js'
+import { ensureAccount, postTransfer } from '../ledger/journal.js'
+import type { Posting } from '../ledger/transfer.js'
+import { feeFor } from '../payments/decide.js'
+import { assertTransition } from '../payments/state.js'
+import { paymentView } from '../payments/view.js'
+import type { Payment } from '../payments/decide.js'
+import { buildDynamicMpm, decodeCpm, decodeMpm, encodeCpm } from '../qr/index.js'
+import { maskPhone } from '../shoppers/service.js'
+import type { DeliveryCodeRow, DeliveryRow } from '../store/schema.js'
+import type { Store } from '../store/store.js'
+import type { Tx } from '../store/writer.js'
+import type { LiveDeliveries } from './live.js'
+import { consumeSession, hashPassword, openSession, passwordMatches } from './sessions.js'
+import { assertDeliveryTransition, codeStanding } from './state.js'
+
+/** Template 26 of Kassa's codes: our network's globally unique identifier, then the merchant id. */
+export const kassaQrGui = 'COM.KASSA.PAY'
+const cpmApplicationId = 'F04B41535341'
+const merchantCategoryCode = '5399'
+
+export type DeliveryView = ReturnType<typeof deliveryView>
+
+function iso(ms: bigint | null): string | null {
+  return ms === null ? null : new Date(Number(ms)).toISOString()
+}
+
+export async function codeView(code: DeliveryCodeRow, standing: string) {
+  return {
+    reference: code.reference,
+    payload: code.payload,
+    image: await QRCode.toDataURL(code.payload, { errorCorrectionLevel: 'M', margin: 4, scale: 8 }),
+    amount: code.amount,
+    currency: code.currency,
+    amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
+    expires_at: iso(code.expires_at),
+    status: standing,
+  }
+}
+
+export function deliveryView(row: DeliveryRow, merchantName: string, code: Awaited<ReturnType<typeof codeView>> | null) {
+  return {
+    id: row.id,
+    object: 'delivery' as const,
+    payment: row.payment_id,
+    parcel_number: row.parcel_number,
+    merchant_name: merchantName,
+    amount: row.amount,
+    amount_original: row.amount_original,
+    currency: row.currency,
+    amount_display: formatMinor(row.amount, row.currency as CurrencyCode),
+    status: row.status,
+    paid_by: row.paid_by,
+    shopper_phone: maskPhone(row.shopper_phone),
+    courier: row.courier_id,
+    station: row.station_id,
+    delivery_date: row.delivery_date,
+    paid_at: iso(row.paid_at),
+    code,
+  }
+}
+
+export type DeliveryServiceOptions = { store: Store; clock: Clock; live: LiveDeliveries; qrTtlMs: number; notifyEvents: () => void }
+
+type Funding = { ref: AccountRef; paid_by: 'qr' | 'cash' | 'cpm'; shopper_id: string | null }
+
+/**
+ * Pay on delivery: parcels of COD payments, the courier's one-time dynamic QR codes, the shopper's
+ * scan-and-pay, cash custody and remittance. Every money movement is a ledger transfer in the same
+ * transaction as the parcel and the payment it belongs to.
+ */
+export class DeliveryService {
+  constructor(private readonly options: DeliveryServiceOptions) {}
+
+  private get store() {
+    return this.options.store
+  }
+
+  private now(): number {
+    return this.options.clock.now()
+  }
+
+  private today(nowMs = this.now()): string {
+    return new Date(nowMs).toISOString().slice(0, 10)
+  }
+
+  // — operators —
+
+  async createStation(actor: Actor, input: { name: string; city: string }) {
+    const nowMs = this.now()
+    const id = newId('station', nowMs)
+    await this.store.writer.submit(async (tx) => {
+      await tx.execute(tx.builder.insertInto('stations').values({ id, name: input.name, city: input.city, created_at: nowMs }))
+      await recordAudit(tx, actor, 'station.create', { id, merchant_id: null }, input, nowMs)
+    })
+    return { id, object: 'station' as const, ...input }
+  }
+
+  async createCourier(actor: Actor, input: { station: string; name: string; username: string; password: string }) {
+    const nowMs = this.now()
+    const id = newId('courier', nowMs)
+    const passwordHash = hashPassword(input.password)
+    await this.store.writer.submit(async (tx) => {
+      const [station] = await tx.execute(tx.builder.selectFrom('stations').select('id').where('id', '=', input.station))
+      if (station === undefined) throw new KassaError('resource_missing', { param: 'station', message: `No such station: ${input.station}` })
+      const [taken] = await tx.execute(tx.builder.selectFrom('couriers').select('id').where('username', '=', input.username))
+      if (taken !== undefined) throw new KassaError('parameter_invalid', { param: 'username', message: 'This username is taken.' })
+      await tx.execute(
+        tx.builder.insertInto('couriers').values({ id, station_id: input.station, name: input.name, username: input.username, password_hash: passwordHash, status: 'active', created_at: nowMs }),
+      )
+      await recordAudit(tx, actor, 'courier.create', { id, merchant_id: null }, { station: input.station, username: input.username }, nowMs)
+    })
+    return { id, object: 'courier' as const, name: input.name, username: input.username, station: input.station }
+  }
+
+  async openShopperSession(actor: Actor, shopperId: string) {
+    return this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const [shopper] = await tx.execute(tx.builder.selectFrom('shoppers').select('id').where('id', '=', shopperId))
+      if (shopper === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such shopper: ${shopperId}` })
+      const session = await openSession(tx, 'shopper', shopperId, nowMs)
+      await recordAudit(tx, actor, 'shopper.session.create', { id: shopperId, merchant_id: null }, {}, nowMs)
+      return { token: session.token, expires_at: new Date(session.expires_at).toISOString() }
+    })
+  }
+
+  // — merchants —
+
+  /** A parcel of a COD payment, handed to a courier. The parcels of a payment never add up to more than it. */
+  async createDelivery(
+    tx: Tx,
+    merchantId: string,
+    input: { payment: string; parcel_number: string; amount: bigint; courier: string; shopper_phone: string | null; delivery_date: string | null },
+    nowMs: number,
+  ) {
+    const [payment] = await tx.execute(tx.builder.selectFrom('payments').selectAll().where('id', '=', input.payment).where('merchant_id', '=', merchantId))
+    if (payment === undefined) throw new KassaError('resource_missing', { param: 'payment', message: `No such payment: ${input.payment}` })
+    if (payment.channel !== 'cod' || payment.status !== 'processing') {
+      throw new KassaError('parameter_invalid', { param: 'payment', message: 'Parcels belong to a pay-on-delivery payment that is confirmed and not yet complete.' })
+    }
+    const [courier] = await tx.execute(tx.builder.selectFrom('couriers').select(['id', 'station_id']).where('id', '=', input.courier).where('status', '=', 'active'))
+    if (courier === undefined) throw new KassaError('resource_missing', { param: 'courier', message: `No such courier: ${input.courier}` })
+    const parcels = await tx.execute(tx.builder.selectFrom('deliveries').select('amount_original').where('payment_id', '=', payment.id))
+    const assigned = parcels.reduce((sum, parcel) => sum + parcel.amount_original, 0n)
+    if (assigned + input.amount > payment.amount) {
+      throw new KassaError('amount_invalid', { param: 'amount', message: `The parcels would add up to more than the payment: at most ${payment.amount - assigned} is left.` })
+    }
+    const [duplicate] = await tx.execute(tx.builder.selectFrom('deliveries').select('id').where('merchant_id', '=', merchantId).where('parcel_number', '=', input.parcel_number))
+    if (duplicate !== undefined) throw new KassaError('parameter_invalid', { param: 'parcel_number', message: `Parcel ${input.parcel_number} exists: ${duplicate.id}` })
+    const row: DeliveryRow = {
+      id: newId('delivery', nowMs),
+      merchant_id: merchantId,
+      payment_id: payment.id,
+      parcel_number: input.parcel_number,
+      courier_id: courier.id,
+      station_id: courier.station_id,
+      amount: input.amount,
+      amount_original: input.amount,
+      currency: payment.currency,
+      status: 'out_for_delivery',
+      paid_by: null,
+      shopper_id: payment.shopper_id,
+      shopper_phone: input.shopper_phone,
+      transfer_id: null,
+      delivery_date: input.delivery_date ?? this.today(nowMs),
+      version: 0n,
+      paid_at: null,
+      created_at: BigInt(nowMs),
+    }
+    await tx.execute(tx.builder.insertInto('deliveries').values(row))
+    return deliveryView(row, await this.merchantName(tx, merchantId), null)
+  }
+
+  // — couriers —
+
+  async courierLogin(username: string, password: string) {
+    const courier = await this.store.db.selectFrom('couriers').selectAll().where('username', '=', username).executeTakeFirst()
+    // The hash is computed even for an unknown name, so timing does not tell which names exist.
+    const matches = passwordMatches(password, courier?.password_hash ?? hashPassword('not a password'))
+    if (courier === undefined || !matches || courier.status !== 'active') throw new KassaError('courier_credentials_invalid')
+    const station = await this.store.db.selectFrom('stations').select(['id', 'name', 'city']).where('id', '=', courier.station_id).executeTakeFirstOrThrow()
+    const session = await this.store.writer.submit((tx) => openSession(tx, 'courier', courier.id, this.now()))
+    return { token: session.token, expires_at: new Date(session.expires_at).toISOString(), courier: { id: courier.id, name: courier.name, station } }
+  }
+
+  async courierDeliveries(courierId: string, date?: string) {
+    const rows = await this.store.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('courier_id', '=', courierId)
+      .where('delivery_date', '=', date ?? this.today())
+      .orderBy('id')
+      .limit(500)
+      .execute()
+    const nowMs = this.now()
+    const views = []
+    for (const row of rows) {
+      const code = await this.store.db.selectFrom('delivery_codes').selectAll().where('delivery_id', '=', row.id).orderBy('created_at', 'desc').limit(1).executeTakeFirst()
+      const name = await this.merchantNameRead(row.merchant_id)
+      views.push(deliveryView(row, name, code === undefined ? null : await codeView(code, codeStanding(code, row.status, nowMs))))
+    }
+    return views
+  }
+
+  /** A fresh one-time dynamic QR code for a parcel; any earlier active code of the parcel stops working. */
+  async issueCode(courierId: string, deliveryId: string) {
+    const reference = `K${randomBytes(12).toString('hex').toUpperCase()}`
+    const code = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const delivery = await this.courierDelivery(tx, courierId, deliveryId)
+      if (delivery.status !== 'out_for_delivery') throw new KassaError('delivery_not_payable')
+      return this.replaceCode(tx, delivery, reference, nowMs)
+    })
+    return codeView(code, 'payable')
+  }
+
+  /** The shopper refused an item: the parcel's amount goes down, and only a new code can be paid. */
+  async changeAmount(courierId: string, deliveryId: string, amount: bigint) {
+    const reference = `K${randomBytes(12).toString('hex').toUpperCase()}`
+    return this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const delivery = await this.courierDelivery(tx, courierId, deliveryId)
+      if (delivery.status !== 'out_for_delivery') throw new KassaError('delivery_not_payable')
+      if (amount <= 0n || amount >= delivery.amount) throw new KassaError('delivery_amount_invalid', { param: 'amount' })
+      assertDeliveryTransition(delivery.status, 'out_for_delivery')
+      await tx.execute(tx.builder.updateTable('deliveries').set({ amount, version: delivery.version + 1n }).where('id', '=', delivery.id).where('version', '=', delivery.version))
+      const updated = { ...delivery, amount, version: delivery.version + 1n }
+      const code = await this.replaceCode(tx, updated, reference, nowMs)
+      await recordAudit(tx, { type: 'system', id: courierId }, 'delivery.amount_change', { id: delivery.id, merchant_id: delivery.merchant_id }, { from: delivery.amount.toString(), to: amount.toString() }, nowMs)
+      return deliveryView(updated, await this.merchantName(tx, delivery.merchant_id), await codeView(code, 'payable'))
+    })
+  }
+
+  async recordCash(courierId: string, deliveryId: string, amount: bigint) {
+    const transferId = newId('transfer', this.now())
+    const { view, event } = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const delivery = await this.courierDelivery(tx, courierId, deliveryId)
+      if (delivery.status !== 'out_for_delivery') throw new KassaError('delivery_not_payable')
+      if (amount !== delivery.amount) throw new KassaError('cash_amount_mismatch', { param: 'amount', message: `Cash collected must equal the parcel's ${delivery.amount}.` })
+      const funding: Funding = { ref: { code: 'courier_cash', owner_id: courierId, currency: delivery.currency as CurrencyCode }, paid_by: 'cash', shopper_id: null }
+      return this.settleParcel(tx, delivery, funding, transferId, nowMs)
+    })
+    this.options.live.publish(event)
+    return view
+  }
+
+  /** The courier scanned the shopper's consumer-presented code: the shopper's wallet pays the parcel. */
+  async collectWithShopperCode(courierId: string, deliveryId: string, payload: string) {
+    const decoded = decodeCpm(payload)
+    const application = Array.isArray(decoded.fields['61']) ? decoded.fields['61'][0] : undefined
+    const token = application?.['9F24']
+    if (!decoded.valid || typeof token !== 'string' || application?.['4F'] !== cpmApplicationId) throw new KassaError('cpm_invalid', { param: 'payload' })
+    const transferId = newId('transfer', this.now())
+    const { view, event } = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const delivery = await this.courierDelivery(tx, courierId, deliveryId)
+      if (delivery.status !== 'out_for_delivery') throw new KassaError('qr_already_paid')
+      const shopperId = await consumeSession(tx, 'cpm', token, nowMs)
+      if (shopperId === undefined) throw new KassaError('cpm_invalid', { param: 'payload' })
+      const funding: Funding = { ref: { code: 'shopper_balance', owner_id: shopperId, currency: delivery.currency as CurrencyCode }, paid_by: 'cpm', shopper_id: shopperId }
+      return this.settleParcel(tx, delivery, funding, transferId, nowMs)
+    })
+    this.options.live.publish(event)
+    return view
+  }
+
+  async cashSummary(courierId: string) {
+    const today = this.today()
+    const collected = await this.store.db
+      .selectFrom('deliveries')
+      .select(['currency', 'amount'])
+      .where('courier_id', '=', courierId)
+      .where('paid_by', '=', 'cash')
+      .where('delivery_date', '=', today)
+      .execute()
+    const account = await this.store.db.selectFrom('ledger_accounts').selectAll().where('code', '=', 'courier_cash').where('owner_id', '=', courierId).execute()
+    const currency = (account[0]?.currency ?? collected[0]?.currency ?? 'CNY') as CurrencyCode
+    const collectedSum = collected.filter((c) => c.currency === currency).reduce((sum, c) => sum + c.amount, 0n)
+    const outstanding = account.filter((a) => a.currency === currency).reduce((sum, a) => sum + a.debits_posted - a.credits_posted, 0n)
+    const remitted = await this.store.db.selectFrom('cash_remittances').select('amount_expected').where('courier_id', '=', courierId).where('remittance_date', '=', today).execute()
+    const remittedSum = remitted.reduce((sum, r) => sum + r.amount_expected, 0n)
+    return {
+      currency,
+      collected: collectedSum,
+      remitted: remittedSum,
+      outstanding,
+      collected_display: formatMinor(collectedSum, currency),
+      outstanding_display: formatMinor(outstanding, currency),
+    }
+  }
+
+  // — shoppers —
+
+  /** What a scanned code stands for, from Kassa's records: never from the amount printed in the code. */
+  async resolveCode(payload: string) {
+    const { code, delivery } = await this.lookup(this.store.db, payload)
+    return {
+      reference: code.reference,
+      merchant_name: await this.merchantNameRead(delivery.merchant_id),
+      parcel_number: delivery.parcel_number,
+      amount: code.amount,
+      currency: code.currency,
+      amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
+      status: codeStanding(code, delivery.status, this.now()),
+    }
+  }
+
+  async payCode(shopperId: string, payload: string) {
+    const transferId = newId('transfer', this.now())
+    const { view, event, paymentId } = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const { code, delivery } = await this.lookup(tx, payload)
+      const standing = codeStanding(code, delivery.status, nowMs)
+      if (standing === 'paid') throw new KassaError('qr_already_paid')
+      if (standing === 'replaced') throw new KassaError('qr_replaced')
+      if (standing === 'expired') {
+        await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'expired' }).where('reference', '=', code.reference).where('status', '=', 'active'))
+        throw new KassaError('qr_expired')
+      }
+      const used = await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'used' }).where('reference', '=', code.reference).where('status', '=', 'active').returning('reference'))
+      // Two shoppers racing on one code: the second finds it used.
+      if (used.length !== 1) throw new KassaError('qr_already_paid')
+      const funding: Funding = { ref: { code: 'shopper_balance', owner_id: shopperId, currency: delivery.currency as CurrencyCode }, paid_by: 'qr', shopper_id: shopperId }
+      const settled = await this.settleParcel(tx, delivery, funding, transferId, nowMs)
+      return { ...settled, paymentId: delivery.payment_id }
+    })
+    this.options.live.publish(event)
+    return {
+      status: 'paid' as const,
+      receipt: {
+        payment: paymentId,
+        delivery: view.id,
+        parcel_number: view.parcel_number,
+        merchant_name: view.merchant_name,
+        amount: view.amount,
+        currency: view.currency,
+        amount_display: view.amount_display,
+        paid_at: view.paid_at,
+      },
+    }
+  }
+
+  /** A one-time consumer-presented code (EMVCo CPM) that lets a courier collect from this shopper's wallet. */
+  async issueShopperCode(shopperId: string) {
+    const session = await this.store.writer.submit((tx) => openSession(tx, 'cpm', shopperId, this.now()))
+    const encoded = encodeCpm({ '85': 'CPV01', '61': [{ '4F': cpmApplicationId, '50': 'KASSA WALLET', '9F24': session.token }] })
+    if (!encoded.ok) throw new Error(`could not encode the shopper code: ${encoded.errors[0]?.message}`)
+    return {
+      payload: encoded.payload,
+      image: await QRCode.toDataURL(encoded.payload, { errorCorrectionLevel: 'M', margin: 4, scale: 8 }),
+      expires_at: new Date(session.expires_at).toISOString(),
+    }
+  }
+
+  // — stations —
+
+  /**
+   * The courier hands in the day's cash; the station counts it. The courier's custody account is
+   * cleared by what was expected; a shortage or overage goes to cash over/short, and is reported.
+   */
+  async remit(actor: Actor, input: { courier: string; amount_counted: bigint; currency: CurrencyCode }) {
+    const transferId = newId('transfer', this.now())
+    return this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const [courier] = await tx.execute(tx.builder.selectFrom('couriers').select(['id', 'station_id']).where('id', '=', input.courier))
+      if (courier === undefined) throw new KassaError('resource_missing', { param: 'courier', message: `No such courier: ${input.courier}` })
+      const custody: AccountRef = { code: 'courier_cash', owner_id: courier.id, currency: input.currency }
+      const station: AccountRef = { code: 'station_cash', owner_id: courier.station_id, currency: input.currency }
+      const overShort: AccountRef = { code: 'cash_over_short', owner_id: undefined, currency: input.currency }
+      for (const ref of [custody, station, overShort]) await ensureAccount(tx, ref, nowMs)
+      const [account] = await tx.execute(tx.builder.selectFrom('ledger_accounts').selectAll().where('id', '=', accountId(custody)))
+      const expected = account === undefined ? 0n : account.debits_posted - account.credits_posted
+      if (expected <= 0n && input.amount_counted === 0n) throw new KassaError('parameter_invalid', { param: 'amount_counted', message: 'This courier holds no cash to remit.' })
+      const postings: Posting[] = []
+      const posting = (ref: AccountRef, side: Posting['side'], amount: bigint) => postings.push({ account_id: accountId(ref), side, amount, currency: input.currency })
+      if (input.amount_counted > 0n) posting(station, 'debit', input.amount_counted)
+      if (expected > 0n) posting(custody, 'credit', expected)
+      const difference = input.amount_counted - expected
+      if (difference < 0n) posting(overShort, 'debit', -difference)
+      if (difference > 0n) posting(overShort, 'credit', difference)
+      const result = await postTransfer(tx, { id: transferId, kind: 'single_phase', code: 'cash_remittance', reference_id: courier.id, merchant_id: undefined, postings }, nowMs)
+      if (result !== 'ok') throw new Error(`remittance transfer failed: ${result}`)
+      const id = newId('remittance', nowMs)
+      await tx.execute(
+        tx.builder.insertInto('cash_remittances').values({
+          id,
+          courier_id: courier.id,
+          station_id: courier.station_id,
+          currency: input.currency,
+          amount_expected: expected,
+          amount_counted: input.amount_counted,
+          remittance_date: this.today(nowMs),
+          transfer_id: transferId,
+          created_by: actor.id,
+          created_at: nowMs,
+        }),
+      )
+      await recordAudit(tx, actor, 'cash.remit', { id, merchant_id: null }, { courier: courier.id, expected: expected.toString(), counted: input.amount_counted.toString() }, nowMs)
+      return { id, object: 'cash_remittance' as const, courier: courier.id, station: courier.station_id, currency: input.currency, amount_expected: expected, amount_counted: input.amount_counted, difference }
+    })
+  }
+
+  /** Per courier and station for one day: parcels, QR-paid, cash-paid, remitted, difference. */
+  async codReport(date: string) {
+    const deliveries = await this.store.db.selectFrom('deliveries').selectAll().where('delivery_date', '=', date).execute()
+    const remittances = await this.store.db.selectFrom('cash_remittances').selectAll().where('remittance_date', '=', date).execute()
+    const rows = new Map<string, { courier: string; station: string; currency: string; parcels: number; qr_paid: bigint; cash_paid: bigint; remitted: bigint; difference: bigint }>()
+    const rowFor = (courier: string, station: string, currency: string) => {
+      const key = `${courier}|${station}|${currency}`
+      let row = rows.get(key)
+      if (row === undefined) {
+        row = { courier, station, currency, parcels: 0, qr_paid: 0n, cash_paid: 0n, remitted: 0n, difference: 0n }
+        rows.set(key, row)
+      }
+      return row
+    }
+    for (const delivery of deliveries) {
+      const row = rowFor(delivery.courier_id, delivery.station_id, delivery.currency)
+      row.parcels += 1
+      if (delivery.paid_by === 'qr' || delivery.paid_by === 'cpm') row.qr_paid += delivery.amount
+      if (delivery.paid_by === 'cash') row.cash_paid += delivery.amount
+    }
+    for (const remittance of remittances) {
+      const row = rowFor(remittance.courier_id, remittance.station_id, remittance.currency)
+      row.remitted += remittance.amount_counted
+      row.difference += remittance.amount_counted - remittance.amount_expected
+    }
+    return { date, rows: [...rows.values()].sort((a, b) => (a.station + a.courier < b.station + b.courier ? -1 : 1)) }
+  }
+
+  // — shared —
+
+  private async courierDelivery(tx: Tx, courierId: string, deliveryId: string): Promise<DeliveryRow> {
+    let query = tx.builder.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).where('courier_id', '=', courierId)
+    if (tx.dialect.rowLocks) query = query.forUpdate()
+    const [row] = await tx.execute(query)
+    // Another courier's parcel is as missing as one that does not exist.
+    if (row === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such delivery: ${deliveryId}` })
+    return row
+  }
+
+  private async replaceCode(tx: Tx, delivery: DeliveryRow, reference: string, nowMs: number): Promise<DeliveryCodeRow> {
+    await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'replaced' }).where('delivery_id', '=', delivery.id).where('status', '=', 'active'))
+    const currency = currencyOf(delivery.currency as CurrencyCode)
+    const [station] = await tx.execute(tx.builder.selectFrom('stations').select('city').where('id', '=', delivery.station_id))
+    const built = buildDynamicMpm({
+      merchantAccount: { gui: kassaQrGui, merchantId: delivery.merchant_id },
+      mcc: merchantCategoryCode,
+      currencyNumeric: currency.numeric,
+      amountMinor: delivery.amount,
+      currencyExponent: currency.exponent,
+      country: 'CN',
+      merchantName: (await this.merchantName(tx, delivery.merchant_id)).slice(0, 25),
+      merchantCity: (station?.city ?? 'Shanghai').slice(0, 15),
+      reference,
+      terminalLabel: delivery.courier_id.slice(0, 25),
+    })
+    if (!built.ok) throw new Error(`could not build the parcel code: ${built.errors[0]?.message}`)
+    const code: DeliveryCodeRow = {
+      reference,
+      delivery_id: delivery.id,
+      merchant_id: delivery.merchant_id,
+      courier_id: delivery.courier_id,
+      amount: delivery.amount,
+      currency: delivery.currency,
+      payload: built.payload,
+      status: 'active',
+      expires_at: BigInt(nowMs + this.options.qrTtlMs),
+      created_at: BigInt(nowMs),
+    }
+    await tx.execute(tx.builder.insertInto('delivery_codes').values(code))
+    return code
+  }
+
+  /** Finds the code a payload stands for; the payload must be exactly the one Kassa issued. */
+  private async lookup(db: Tx | Store['db'], payload: string): Promise<{ code: DeliveryCodeRow; delivery: DeliveryRow }> {
+    const decoded = decodeMpm(payload.trim())
+    if (!decoded.valid) {
+      const first = decoded.errors[0]
+      throw new KassaError('qr_invalid', { param: 'payload', message: `The code is not valid: ${first === undefined ? 'unreadable' : `data object ${first.id}: ${first.message}`}` })
+    }
+    const additional = decoded.fields['62']
+    const reference = typeof additional === 'object' ? additional['05'] : undefined
+    const account = decoded.fields['26']
+    if (reference === undefined || typeof account !== 'object' || account['00'] !== kassaQrGui) throw new KassaError('qr_unknown', { param: 'payload' })
+    const read = async <T>(query: { compile(): unknown; execute(): Promise<T[]> }): Promise<T[]> => ('builder' in db ? (db as Tx).execute(query as never) : query.execute()) as Promise<T[]>
+    const builder = 'builder' in db ? (db as Tx).builder : db
+    const [code] = await read(builder.selectFrom('delivery_codes').selectAll().where('reference', '=', reference))
+    if (code === undefined) throw new KassaError('qr_unknown', { param: 'payload' })
+    // An edited code (another amount, another parcel's reference) differs from what was issued, even with a valid CRC.
+    if (code.payload !== payload.trim()) throw new KassaError('qr_invalid', { param: 'payload', message: 'The code differs from the one Kassa issued for this parcel.' })
+    const [delivery] = await read(builder.selectFrom('deliveries').selectAll().where('id', '=', code.delivery_id))
+    if (delivery === undefined) throw new Error(`code ${code.reference} names a missing delivery`)
+    return { code, delivery }
+  }
+
+  /** Posts a parcel's money, marks it paid, moves its payment on, records the events. */
+  private async settleParcel(tx: Tx, delivery: DeliveryRow, funding: Funding, transferId: string, nowMs: number) {
+    assertDeliveryTransition(delivery.status, 'paid')
+    let paymentQuery = tx.builder.selectFrom('payments').selectAll().where('id', '=', delivery.payment_id)
+    if (tx.dialect.rowLocks) paymentQuery = paymentQuery.forUpdate()
+    const [paymentRow] = await tx.execute(paymentQuery)
+    if (paymentRow === undefined) throw new Error(`delivery ${delivery.id} names a missing payment`)
+    const payment = paymentRow as Payment
+    const [merchant] = await tx.execute(tx.builder.selectFrom('merchants').select('fee_basis_points').where('id', '=', delivery.merchant_id))
+    const fee = feeFor(delivery.amount, Number(merchant?.fee_basis_points ?? 0n))
+    const payable: AccountRef = { code: 'merchant_payable', owner_id: delivery.merchant_id, currency: funding.ref.currency }
+    const revenue: AccountRef = { code: 'fee_revenue', owner_id: undefined, currency: funding.ref.currency }
+    for (const ref of [funding.ref, payable, revenue]) await ensureAccount(tx, ref, nowMs)
+    const postings: Posting[] = [{ account_id: accountId(funding.ref), side: 'debit', amount: delivery.amount, currency: delivery.currency }]
+    if (delivery.amount - fee > 0n) postings.push({ account_id: accountId(payable), side: 'credit', amount: delivery.amount - fee, currency: delivery.currency })
+    if (fee > 0n) postings.push({ account_id: accountId(revenue), side: 'credit', amount: fee, currency: delivery.currency })
+    const result = await postTransfer(tx, { id: transferId, kind: 'single_phase', code: `delivery_${funding.paid_by}`, reference_id: delivery.id, merchant_id: delivery.merchant_id, postings }, nowMs)
+    if (result === 'exceeds_credits') throw new KassaError('insufficient_funds', { message: 'The wallet balance is too low for this parcel.' })
+    if (result !== 'ok') throw new Error(`parcel transfer failed: ${result}`)
+    const changed = await tx.execute(
+      tx.builder
+        .updateTable('deliveries')
+        .set({ status: 'paid', paid_by: funding.paid_by, paid_at: nowMs, transfer_id: transferId, shopper_id: funding.shopper_id ?? delivery.shopper_id, version: delivery.version + 1n })
+        .where('id', '=', delivery.id)
+        .where('version', '=', delivery.version)
+        .returning('id'),
+    )
+    if (changed.length !== 1) throw new Error(`delivery ${delivery.id} changed under us`)
+    const paid: DeliveryRow = { ...delivery, status: 'paid', paid_by: funding.paid_by, paid_at: BigInt(nowMs), transfer_id: transferId, version: delivery.version + 1n }
+
+    // The payment completes when none of its parcels is still out; what was refused is never charged.
+    const parcels = await tx.execute(tx.builder.selectFrom('deliveries').select(['id', 'status']).where('payment_id', '=', payment.id))
+    const stillOut = parcels.some((parcel) => parcel.id !== delivery.id && parcel.status === 'out_for_delivery')
+    const received = payment.amount_received + delivery.amount
+    const nextStatus = stillOut ? 'processing' : 'succeeded'
+    assertTransition(payment.status, nextStatus)
+    const next: Payment = { ...payment, status: nextStatus, amount_received: received, fee_amount: payment.fee_amount + fee, shopper_id: payment.shopper_id ?? funding.shopper_id, version: payment.version + 1n, updated_at: BigInt(nowMs) }
+    const updated = await tx.execute(
+      tx.builder
+        .updateTable('payments')
+        .set({ status: next.status, amount_received: next.amount_received, fee_amount: next.fee_amount, shopper_id: next.shopper_id, version: next.version, updated_at: next.updated_at })
+        .where('id', '=', payment.id)
+        .where('version', '=', payment.version)
+        .returning('id'),
+    )
+    if (updated.length !== 1) throw new Error(`payment ${payment.id} changed under us`)
+    const merchantName = await this.merchantName(tx, delivery.merchant_id)
+    const view = deliveryView(paid, merchantName, null)
+    await recordEvent(tx, { merchant_id: delivery.merchant_id, type: 'delivery.paid', object_id: delivery.id, data: view }, nowMs, this.options.notifyEvents)
+    if (nextStatus === 'succeeded') {
+      await recordEvent(tx, { merchant_id: delivery.merchant_id, type: 'payment.succeeded', object_id: payment.id, data: paymentView(next) }, nowMs, this.options.notifyEvents)
+    }
+    return { view, event: { courier_id: delivery.courier_id, delivery: delivery.id, status: 'paid', paid_by: funding.paid_by, amount: Number(delivery.amount) } }
+  }
+
+  private async merchantName(tx: Tx, merchantId: string): Promise<string> {
+    const [row] = await tx.execute(tx.builder.selectFrom('merchants').select('name').where('id', '=', merchantId))
+    return row?.name ?? merchantId
+  }
+
+  private async merchantNameRead(merchantId: string): Promise<string> {
+    const row = await this.store.db.selectFrom('merchants').select('name').where('id', '=', merchantId).executeTakeFirst()
+    return row?.name ?? merchantId
+  }
+}
