@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig } from '../config.js'
 import { isCurrencyCode } from '../domain/currency.js'
 import { newId } from '../domain/ids.js'
-import { AMOUNT_MINOR_MAX } from '../domain/money.js'
+import { AMOUNT_MINOR_MAX, formatMinor } from '../domain/money.js'
 import { runDemoStory } from '../demo/story.js'
 import { createKassa, type Kassa } from '../kassa.js'
 import { createLogger } from '../logger.js'
@@ -172,6 +172,22 @@ export function buildProgram(): Command {
         return
       }
       print(`ledger ok: ${result.checked.transfers} transfers, ${result.checked.postings} postings, ${result.checked.accounts} accounts; every transfer balances, balances equal the journal, no funded account below zero`)
+    })
+
+  program
+    .command('cod')
+    .description('pay on delivery')
+    .command('report')
+    .requiredOption('--date <YYYY-MM-DD>', 'the delivery day')
+    .description('per courier and station: parcels, QR-paid, cash-paid, remitted, difference')
+    .action(async (options: { date: string }) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(options.date) || Number.isNaN(Date.parse(options.date))) throw new Error('--date must be a day as YYYY-MM-DD')
+      const report = await withKassa((kassa) => kassa.delivery.codReport(options.date))
+      print(`COD report ${report.date}`)
+      print(['station', 'courier', 'currency', 'parcels', 'qr_paid', 'cash_paid', 'remitted', 'difference'].join('\t'))
+      for (const row of report.rows) {
+        print([row.station, row.courier, row.currency, row.parcels, formatMinor(row.qr_paid, row.currency as 'CNY'), formatMinor(row.cash_paid, row.currency as 'CNY'), formatMinor(row.remitted, row.currency as 'CNY'), formatMinor(row.difference, row.currency as 'CNY')].join('\t'))
+      }
     })
 
   registerQrCommands(program)

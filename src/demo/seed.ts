@@ -3,6 +3,7 @@ import { newId } from '../domain/ids.js'
 import type { Kassa } from '../kassa.js'
 import { createMerchant, createOperator } from '../merchants/service.js'
 import { createShopper, topUp } from '../shoppers/service.js'
+import { seedDeliveryDemo, type DeliveryDemo } from './delivery.js'
 
 export type DemoCredentials = {
   operator_key: string
@@ -11,6 +12,7 @@ export type DemoCredentials = {
   seller_id: string
   seller_key: string
   shopper_id: string
+  delivery: DeliveryDemo
 }
 
 const system: Actor = { type: 'system', id: 'demo-seed' }
@@ -35,7 +37,9 @@ export async function seedDemo(kassa: Kassa): Promise<DemoCredentials> {
     await topUp(tx, system, { shopper_id: created.id, amount: 100_000n, currency: 'CNY', reference: 'demo opening balance', top_up_id: newId('top_up', nowMs), transfer_id: newId('transfer', nowMs) }, nowMs)
     return created
   })
+  const delivery = await seedDeliveryDemo(kassa, { merchant: { id: store.merchant.id, key: store.api_key.secret } })
   return {
+    delivery,
     operator_key: operator.secret,
     merchant_id: store.merchant.id,
     merchant_key: store.api_key.secret,
