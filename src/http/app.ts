@@ -18,6 +18,7 @@ import type { MasterKey } from '../security/secrets.js'
 import { checkIdempotencyKey, requestHash, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
 import type { Store } from '../store/store.js'
 import { installErrorHandling } from './errors.js'
+import { registerPages } from './pages.js'
 import { consoleRoutes } from './routes/console/index.js'
 import { courierRoutes } from './routes/courier/index.js'
 import { shopperRoutes } from './routes/shopper/index.js'
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }, { prefix: '/console/v1' })
   await app.register(async (scope) => courierRoutes(scope, deps), { prefix: '/courier/v1' })
   await app.register(async (scope) => shopperRoutes(scope, deps), { prefix: '/shopper/v1' })
+  await registerPages(app)
   return app
 }
 
