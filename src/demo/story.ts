@@ -5,6 +5,7 @@ import { verifySignature } from '../events/signing.js'
 import type { Kassa } from '../kassa.js'
 import { verifyLedger } from '../ledger/verify.js'
 import { createMerchant, createOperator } from '../merchants/service.js'
+import { seedDeliveryDemo } from './delivery.js'
 
 type Say = (line: string) => void
 
@@ -90,13 +91,35 @@ export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
     const owed = (balance['available'] as { currency: string; amount: number }[]).find((b) => b.currency === 'CNY')?.amount ?? 0
     say(`8. shopper wallet CNY ${formatMinor(BigInt(available), 'CNY')} (500.00 − 150.00 + 50.00); merchant is owed CNY ${formatMinor(BigInt(owed), 'CNY')} (150.00 − 0.90 fee − 50.00)`)
 
+    // The door: a pay-on-delivery order, the courier's QR code, the shopper's scan-and-pay, cash.
+    const door = await seedDeliveryDemo(kassa, { merchant: { id: merchant.id, key: api_key.secret } })
+    const [first, second] = door.deliveries
+    if (first === undefined || second === undefined) throw new Error('the door demo has no parcels')
+    say(`9. pay-on-delivery order ${door.payment} shipped in ${door.deliveries.length} parcels; courier ${door.courier.username} has two`)
+    let notifiedAfterMs = -1
+    let paidAt = 0
+    const unsubscribe = kassa.live.subscribe(door.courier.id, () => {
+      notifiedAfterMs = performance.now() - paidAt
+    })
+    const code = await kassa.delivery.issueCode(door.courier.id, first.id)
+    say(`10. courier shows the parcel's dynamic QR code (${code.payload.length} characters, reference ${code.reference}, expires ${code.expires_at})`)
+    const resolved = await call(door.shopperToken, 'POST', '/shopper/v1/codes/resolve', { payload: code.payload })
+    paidAt = performance.now()
+    const paid = await call(door.shopperToken, 'POST', '/shopper/v1/codes/pay', { payload: code.payload })
+    for (let waited = 0; notifiedAfterMs < 0 && waited < 2_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10))
+    unsubscribe()
+    say(`11. shopper scanned it: ${resolved['merchant_name']}, parcel ${resolved['parcel_number']}, CNY ${resolved['amount_display']} — paid (${(paid['receipt'] as Record<string, unknown>)['delivery']}); courier told "paid" after ${notifiedAfterMs.toFixed(1)} ms`)
+    await kassa.delivery.recordCash(door.courier.id, second.id, second.amount)
+    const remittance = await kassa.delivery.remit(actor, { courier: door.courier.id, amount_counted: second.amount, currency: 'CNY' })
+    say(`12. second parcel paid in cash (CNY ${formatMinor(second.amount, 'CNY')}), handed in at the station: difference ${formatMinor(remittance.difference, 'CNY')}`)
+
     const verification = await verifyLedger(kassa.store.db)
     say(
       verification.ok
-        ? `9. kassa ledger verify: ok (${verification.checked.transfers} transfers, ${verification.checked.postings} postings, ${verification.checked.accounts} accounts)`
-        : `9. kassa ledger verify FAILED: ${verification.violations[0]}`,
+        ? `13. kassa ledger verify: ok (${verification.checked.transfers} transfers, ${verification.checked.postings} postings, ${verification.checked.accounts} accounts)`
+        : `13. kassa ledger verify FAILED: ${verification.violations[0]}`,
     )
-    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910
+    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910 && notifiedAfterMs >= 0 && remittance.difference === 0n
   } finally {
     await kassa.deliveryWorker.stop()
     await new Promise<void>((resolve) => receiver.close(() => resolve()))
