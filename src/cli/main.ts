@@ -190,6 +190,35 @@ export function buildProgram(): Command {
       }
     })
 
+  program
+    .command('sim')
+    .description('run a counterpart simulator')
+    .command('scheme')
+    .description('the card scheme and its issuers over TCP (ISO 8583, 2-byte length frames); docs/scheme.md lists the test cards')
+    .option('--port <port>', 'TCP port', integerIn(0, 65_535), 9583)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--seed <n>', 'seed for the fault knobs', integerIn(0, 2 ** 31), 1)
+    .option('--settlement-dir <dir>', "write the day's settlement file there on exit")
+    .option('--quiet', 'no message log')
+    .action(async (options: { port: number; host: string; seed: number; settlementDir?: string; quiet?: boolean }) => {
+      const { settlementDateOf, startSchemeSimulator } = await import('../../sim/scheme/index.js')
+      const { systemClock } = await import('../domain/clock.js')
+      const scheme = await startSchemeSimulator({
+        port: options.port,
+        host: options.host,
+        seed: options.seed,
+        clock: systemClock,
+        log: options.quiet === true ? undefined : (entry: unknown) => process.stdout.write(`${JSON.stringify(entry)}\n`),
+      })
+      print(`scheme simulator listening on ${options.host}:${scheme.port}`)
+      const stop = async () => {
+        if (options.settlementDir !== undefined) print(`settlement file written to ${await scheme.writeSettlementFile(settlementDateOf(systemClock), options.settlementDir)}`)
+        await scheme.close()
+      }
+      process.once('SIGINT', () => void stop())
+      process.once('SIGTERM', () => void stop())
+    })
+
   registerQrCommands(program)
   registerIso8583Commands(program)
   return program
