@@ -2,7 +2,7 @@
 // PostgreSQL suites run when the server answers; KASSA_REQUIRE_PG=1 (set by .ci/run) makes a
 // missing server a failure instead of a one-line skip.
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 
@@ -29,6 +29,13 @@ if (problem !== undefined) {
     process.exit(1)
   }
   console.log(`PostgreSQL at ${url} does not answer (${problem}): skipping the PostgreSQL suites; SQLite suites run.`)
+}
+
+// The browser suites need Debian's chromium; the project installs it itself when it can.
+const runsBrowserTests = process.argv.length <= 2 || process.argv.slice(2).some((part) => 'dist/test/browser/'.includes(part) || part.includes('browser'))
+if (runsBrowserTests && !existsSync('/usr/bin/chromium')) {
+  const installed = spawnSync('bash', ['scripts/ensure-chromium.sh'], { stdio: 'inherit' })
+  if (installed.status !== 0) console.log('chromium could not be installed: the browser suites will say they skip (or fail under KASSA_REQUIRE_BROWSER=1).')
 }
 
 const only = process.argv.slice(2)
