@@ -6,11 +6,12 @@ import { assertTransition, canTransition, isTerminal, paymentStatuses, paymentTr
 /**
  * The table written out again by hand: a change to the state machine must change this test too,
  * on purpose. `succeeded → succeeded` is a refund (the status stays, amount_refunded grows);
- * `requires_payment_method → requires_payment_method` is a declined confirmation.
+ * `requires_payment_method → requires_payment_method` is a declined confirmation;
+ * `processing → processing` is a pay-on-delivery order collecting parcel by parcel.
  */
 const expected: Record<PaymentStatus, readonly PaymentStatus[]> = {
   requires_payment_method: ['requires_payment_method', 'processing', 'requires_capture', 'succeeded', 'canceled'],
-  processing: ['requires_capture', 'succeeded', 'failed', 'requires_payment_method'],
+  processing: ['processing', 'requires_capture', 'succeeded', 'failed', 'requires_payment_method', 'canceled'],
   requires_capture: ['succeeded', 'canceled'],
   succeeded: ['succeeded'],
   failed: [],

@@ -48,7 +48,10 @@ type Unit = {
 
 /** Errors after which the same unit may simply run again: lock conflicts between writers. */
 function isTransient(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown }
+  // Another node committed the same idempotency key first: running the unit again reads that
+  // request's stored answer and replays it, as if this one had come second.
+  if (code === '23505' && constraint === 'idempotency_keys_pk') return true
   return code === '40P01' || code === '40001' || code === '55P03' || code === 'SQLITE_BUSY'
 }
 

@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely'
 import type { DialectName } from '../dialect.js'
 import * as core from './0001_core.js'
 import * as delivery from './0002_delivery.js'
+import * as truncateGuard from './0003_truncate_guard.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -9,6 +10,7 @@ type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<voi
 const all: Record<string, DialectMigration> = {
   '0001_core': core,
   '0002_delivery': delivery,
+  '0003_truncate_guard': truncateGuard,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
