@@ -46,7 +46,7 @@ const files = readdirSync('dist', { recursive: true })
   .filter((file) => only.length === 0 || only.some((part) => file.includes(part)))
   .sort()
 
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
   stdio: 'inherit',
   env: { ...process.env, KASSA_TEST_PG: problem === undefined ? '1' : '0', KASSA_TEST_DATABASE_URL: url },
 })
