@@ -25,6 +25,8 @@ export const idPrefixes = {
   courier: 'cou',
   delivery: 'dlv',
   remittance: 'rmt',
+  card: 'card',
+  card_transaction: 'ctx',
 } as const
 
 export type IdKind = keyof typeof idPrefixes

@@ -17,6 +17,8 @@ export const chartOfAccounts = {
   merchant_payable: { type: 'liability', limit: 'none', owner: 'merchant' },
   /** The merchant discount (MDR) Kassa earns on each capture. */
   fee_revenue: { type: 'revenue', limit: 'none', owner: 'platform' },
+  /** What the card scheme owes Kassa for approved card payments, until the scheme settles. */
+  scheme_receivable: { type: 'asset', limit: 'none', owner: 'platform' },
   /** Cash a courier collected at doors and has not yet handed in. */
   courier_cash: { type: 'asset', limit: 'none', owner: 'courier' },
   /** Cash counted in at a station, waiting to be banked. */

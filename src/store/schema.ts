@@ -272,6 +272,46 @@ export interface CashRemittancesTable {
   created_at: Int
 }
 
+export interface VaultCardsTable {
+  id: string
+  merchant_id: string
+  card_sealed: string
+  fingerprint: string
+  bin: string
+  last4: string
+  kind: 'pan' | 'token'
+  created_at: Int
+}
+
+export type CardTransactionKind = 'authorization' | 'sale' | 'capture' | 'refund'
+export type CardTransactionStatus = 'pending' | 'approved' | 'declined' | 'reversed' | 'reversal_pending' | 'not_sent'
+
+export interface CardTransactionsTable {
+  id: string
+  merchant_id: string
+  original_id: string | null
+  kind: CardTransactionKind
+  status: CardTransactionStatus
+  card_id: string
+  masked_pan: string
+  amount: Int
+  amount_captured: Int
+  amount_refunded: Int
+  currency: string
+  terminal_id: string
+  entry_mode: string
+  stan: string | null
+  rrn: string | null
+  transmitted_at: string | null
+  auth_code: string | null
+  response_code: string | null
+  transfer_id: string | null
+  reference_id: string | null
+  version: Int
+  created_at: Int
+  updated_at: Int
+}
+
 export interface Database {
   merchants: MerchantsTable
   api_keys: ApiKeysTable
@@ -295,6 +335,8 @@ export interface Database {
   deliveries: DeliveriesTable
   delivery_codes: DeliveryCodesTable
   cash_remittances: CashRemittancesTable
+  vault_cards: VaultCardsTable
+  card_transactions: CardTransactionsTable
 }
 
 export type PaymentRow = Selectable<PaymentsTable>
@@ -312,3 +354,4 @@ export type NewPayment = Insertable<PaymentsTable>
 export type DeliveryRow = Selectable<DeliveriesTable>
 export type DeliveryCodeRow = Selectable<DeliveryCodesTable>
 export type CourierRow = Selectable<CouriersTable>
+export type CardTransactionRow = Selectable<CardTransactionsTable>

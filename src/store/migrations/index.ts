@@ -3,6 +3,7 @@ import type { DialectName } from '../dialect.js'
 import * as core from './0001_core.js'
 import * as delivery from './0002_delivery.js'
 import * as truncateGuard from './0003_truncate_guard.js'
+import * as acquiring from './0004_acquiring.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -11,6 +12,7 @@ const all: Record<string, DialectMigration> = {
   '0001_core': core,
   '0002_delivery': delivery,
   '0003_truncate_guard': truncateGuard,
+  '0004_acquiring': acquiring,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -1,0 +1,343 @@
+import type { Clock } from '../domain/clock.js'
+import { currency as currencyOf, type CurrencyCode } from '../domain/currency.js'
+import { KassaError } from '../domain/errors.js'
+import { newId } from '../domain/ids.js'
+import { accountId, type AccountRef } from '../ledger/accounts.js'
+import { ensureAccount, postTransfer } from '../ledger/journal.js'
+import type { Posting, TransferRequest } from '../ledger/transfer.js'
+import { feeFor } from '../payments/decide.js'
+import type { MasterKey } from '../security/secrets.js'
+import type { CardTransactionKind, CardTransactionRow, CardTransactionStatus } from '../store/schema.js'
+import type { Store } from '../store/store.js'
+import type { Tx } from '../store/writer.js'
+import { luhnValid, type Iso8583Message } from './iso8583/index.js'
+import { originalDataElements, type SchemeLink } from './scheme-link/index.js'
+import { revealCard, vaultCard } from './vault.js'
+
+/** What a scheme's field 39 means for the shopper, as Kassa names it. */
+export const declineReasons: Readonly<Record<string, string>> = {
+  '05': 'do_not_honour',
+  '12': 'invalid_transaction',
+  '13': 'invalid_amount',
+  '14': 'card_number_invalid',
+  '51': 'insufficient_funds',
+  '54': 'card_expired',
+  '55': 'incorrect_pin',
+  '61': 'amount_limit_exceeded',
+  '63': 'security_violation',
+  '91': 'issuer_unavailable',
+  '94': 'duplicate_transmission',
+  '96': 'system_malfunction',
+}
+
+export type CardPresentment = {
+  readonly pan: string
+  /** YYMM. */
+  readonly expiry: string
+  /** 022 keyed in a browser (e-commerce: 012), 051 chip, 071 contactless, 901 magnetic stripe. */
+  readonly entry_mode: string
+  readonly pin_block?: string | undefined
+  /** Field 55 (EMV TLV, hex): a contactless token payment's counter and cryptogram. */
+  readonly icc_hex?: string | undefined
+  readonly kind?: 'pan' | 'token'
+}
+
+export type AcquireInput = {
+  readonly merchant_id: string
+  readonly fee_basis_points: number
+  readonly terminal_id: string
+  readonly kind: 'sale' | 'authorization'
+  readonly amount: bigint
+  readonly currency: CurrencyCode
+  readonly card: CardPresentment
+  /** The payment or POS request this belongs to. */
+  readonly reference_id: string | null
+}
+
+export type CardOutcome =
+  | { readonly outcome: 'approved'; readonly transaction: CardTransactionRow }
+  | { readonly outcome: 'declined'; readonly transaction: CardTransactionRow; readonly reason: string; readonly response_code: string }
+  /** No answer in time: Kassa reversed it; nobody is charged. `reversal_pending` until the scheme acknowledges. */
+  | { readonly outcome: 'reversed' | 'reversal_pending'; readonly transaction: CardTransactionRow }
+  /** Never sent (the link is down): nothing happened anywhere. */
+  | { readonly outcome: 'not_sent'; readonly transaction: CardTransactionRow }
+
+export type AcquirerOptions = {
+  store: Store
+  clock: Clock
+  link: SchemeLink
+  masterKey: MasterKey
+  /** How long to wait for the scheme's answer before reversing. */
+  timeoutMs?: number
+  reversalAttemptsMax?: number
+  /** Field 32 as the link sends it, so field 90 names originals exactly. */
+  acquirerId?: string
+}
+
+function amountField(amount: bigint): string {
+  return amount.toString().padStart(12, '0')
+}
+
+/** Field 42, the card acceptor: 15 characters derived from the merchant id. */
+export function cardAcceptorId(merchantId: string): string {
+  return merchantId.replace(/^mch_/, '').slice(0, 15).toUpperCase().padEnd(15, '0')
+}
+
+/**
+ * Kassa as a card acquirer: sends a card payment to the scheme and lands its outcome in the ledger.
+ * Intent first (a `pending` card transaction), then the message, then the outcome in one
+ * transaction with its transfer. No answer → reversal (0400, repeated as 0401) and nothing posted:
+ * the shopper is never charged twice and the merchant never paid for money not taken.
+ */
+export class Acquirer {
+  private readonly timeoutMs: number
+  private readonly reversalAttemptsMax: number
+  private readonly acquirerId: string
+
+  constructor(private readonly options: AcquirerOptions) {
+    this.timeoutMs = options.timeoutMs ?? 10_000
+    this.reversalAttemptsMax = options.reversalAttemptsMax ?? 5
+    this.acquirerId = options.acquirerId ?? ''
+  }
+
+  private get store() {
+    return this.options.store
+  }
+
+  private now(): number {
+    return this.options.clock.now()
+  }
+
+  /** An authorization (0100, a hold) or a sale (0200) for a card. */
+  async acquire(input: AcquireInput): Promise<CardOutcome> {
+    if (!/^[0-9]{12,19}$/.test(input.card.pan) || !luhnValid(input.card.pan)) {
+      throw new KassaError('parameter_invalid', { param: 'card.number', message: 'The card number is not valid (Luhn check).' })
+    }
+    if (!/^[0-9]{4}$/.test(input.card.expiry)) throw new KassaError('parameter_invalid', { param: 'card.expiry', message: 'Expiry is YYMM.' })
+    const id = newId('card_transaction', this.now())
+    const transaction = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const card = await vaultCard(tx, this.options.masterKey, input.merchant_id, { pan: input.card.pan, expiry: input.card.expiry }, input.card.kind ?? 'pan', nowMs)
+      return this.insertTransaction(tx, {
+        id,
+        merchant_id: input.merchant_id,
+        original_id: null,
+        kind: input.kind,
+        card_id: card.id,
+        masked_pan: card.masked,
+        amount: input.amount,
+        currency: input.currency,
+        terminal_id: input.terminal_id,
+        entry_mode: input.card.entry_mode,
+        reference_id: input.reference_id,
+      }, nowMs)
+    })
+    const fields: Record<number, string> = {
+      2: input.card.pan,
+      3: '000000',
+      4: amountField(input.amount),
+      14: input.card.expiry,
+      22: input.card.entry_mode,
+      41: input.terminal_id,
+      42: cardAcceptorId(input.merchant_id),
+      49: currencyOf(input.currency).numeric,
+    }
+    if (input.card.pin_block !== undefined) fields[52] = input.card.pin_block
+    if (input.card.icc_hex !== undefined) fields[55] = input.card.icc_hex
+    const message: Iso8583Message = { mti: input.kind === 'sale' ? '0200' : '0100', fields }
+    return this.exchange(transaction, message, input.fee_basis_points)
+  }
+
+  /** Captures an approved authorization, fully or partly, by advice (0220); the rest of the hold is released. */
+  async capture(merchantId: string, authorizationId: string, amount: bigint | undefined, feeBasisPoints: number): Promise<CardOutcome> {
+    const id = newId('card_transaction', this.now())
+    const { transaction, message } = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const original = await this.load(tx, merchantId, authorizationId)
+      if (original.kind !== 'authorization' || original.status !== 'approved' || original.amount_captured > 0n) throw new KassaError('payment_not_capturable')
+      const captureAmount = amount ?? original.amount
+      if (captureAmount <= 0n || captureAmount > original.amount) throw new KassaError('capture_exceeds_authorized', { param: 'amount' })
+      const card = await revealCard(tx, this.options.masterKey, original.card_id)
+      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'capture'), amount: captureAmount }, nowMs)
+      return { transaction: created, message: this.followUp(original, card.pan, '0220', '000000', captureAmount, true) }
+    })
+    return this.exchange(transaction, message, feeBasisPoints)
+  }
+
+  /** Refunds part or all of an approved sale or capture (0200 with processing code 20). */
+  async refund(merchantId: string, originalId: string, amount: bigint | undefined): Promise<CardOutcome> {
+    const id = newId('card_transaction', this.now())
+    const { transaction, message } = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const original = await this.load(tx, merchantId, originalId)
+      if ((original.kind !== 'sale' && original.kind !== 'capture') || original.status !== 'approved') throw new KassaError('payment_not_refundable')
+      const refundable = original.amount - original.amount_refunded
+      const refundAmount = amount ?? refundable
+      if (refundAmount <= 0n || refundAmount > refundable) throw new KassaError('refund_exceeds_captured', { param: 'amount', message: `At most ${refundable} can still be refunded.` })
+      const card = await revealCard(tx, this.options.masterKey, original.card_id)
+      // The refund's amount is reserved on the original now, so two refunds at once cannot both pass.
+      await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_refunded: original.amount_refunded + refundAmount, version: original.version + 1n, updated_at: nowMs }).where('id', '=', original.id).where('version', '=', original.version))
+      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount }, nowMs)
+      return { transaction: created, message: this.followUp(original, card.pan, '0200', '200000', refundAmount, false) }
+    })
+    const outcome = await this.exchange(transaction, message, 0)
+    if (outcome.outcome !== 'approved') {
+      // Not refunded after all: give the reserved amount back.
+      await this.store.writer.submit(async (tx) => {
+        const original = await this.load(tx, merchantId, originalId)
+        await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_refunded: original.amount_refunded - transaction.amount, version: original.version + 1n, updated_at: this.now() }).where('id', '=', original.id))
+      })
+    }
+    return outcome
+  }
+
+  async transaction(merchantId: string, id: string): Promise<CardTransactionRow | undefined> {
+    return this.store.db.selectFrom('card_transactions').selectAll().where('id', '=', id).where('merchant_id', '=', merchantId).executeTakeFirst()
+  }
+
+  /** Sends, then lands the outcome: the heart of acquiring. */
+  private async exchange(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
+    const sent = await this.options.link.send(message, { timeoutMs: this.timeoutMs })
+    if (sent.outcome === 'link_down' || sent.outcome === 'not_sent') {
+      return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined) }
+    }
+    const trace = { stan: sent.request.fields[11] ?? null, rrn: sent.request.fields[37] ?? null, transmitted_at: sent.request.fields[7] ?? null }
+    if (sent.outcome === 'timeout') {
+      await this.finish(transaction, 'pending', trace, undefined)
+      const reversal = await this.options.link.reverse(sent.request, { attemptsMax: this.reversalAttemptsMax, timeoutMs: this.timeoutMs })
+      const status = reversal.acknowledged ? 'reversed' : 'reversal_pending'
+      return { outcome: status, transaction: await this.finish(transaction, status, trace, undefined) }
+    }
+    const responseCode = sent.message.fields[39] ?? '96'
+    const answered = { ...trace, response_code: responseCode, auth_code: sent.message.fields[38] ?? null }
+    if (responseCode !== '00') {
+      return { outcome: 'declined', transaction: await this.finish(transaction, 'declined', answered, undefined), reason: declineReasons[responseCode] ?? 'declined', response_code: responseCode }
+    }
+    return { outcome: 'approved', transaction: await this.finish(transaction, 'approved', answered, feeBasisPoints) }
+  }
+
+  /** Records the outcome and, when approved, its ledger transfer, in one transaction. */
+  private finish(transaction: CardTransactionRow, status: CardTransactionStatus, fields: Partial<CardTransactionRow>, feeBasisPoints: number | undefined): Promise<CardTransactionRow> {
+    const transferId = newId('transfer', this.now())
+    const feeTransferId = newId('transfer', this.now())
+    return this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      let transferIdWritten: string | null = transaction.transfer_id
+      if (status === 'approved' && feeBasisPoints !== undefined) {
+        transferIdWritten = transferId
+        await this.post(tx, transaction, transferId, feeTransferId, feeBasisPoints, nowMs)
+      }
+      const [row] = await tx.execute(
+        tx.builder
+          .updateTable('card_transactions')
+          .set({ ...fields, status, transfer_id: transferIdWritten, version: transaction.version + 1n, updated_at: nowMs })
+          .where('id', '=', transaction.id)
+          .returningAll(),
+      )
+      if (row === undefined) throw new Error(`card transaction ${transaction.id} vanished`)
+      return row
+    })
+  }
+
+  private async post(tx: Tx, transaction: CardTransactionRow, transferId: string, feeTransferId: string, feeBasisPoints: number, nowMs: number): Promise<void> {
+    const currency = transaction.currency as CurrencyCode
+    const receivable: AccountRef = { code: 'scheme_receivable', owner_id: undefined, currency }
+    const payable: AccountRef = { code: 'merchant_payable', owner_id: transaction.merchant_id, currency }
+    const revenue: AccountRef = { code: 'fee_revenue', owner_id: undefined, currency }
+    for (const ref of [receivable, payable, revenue]) await ensureAccount(tx, ref, nowMs)
+    const leg = (ref: AccountRef, side: Posting['side'], amount: bigint): Posting[] => (amount > 0n ? [{ account_id: accountId(ref), side, amount, currency }] : [])
+    const common = { reference_id: transaction.id, merchant_id: transaction.merchant_id }
+    const amount = transaction.amount
+    const fee = feeFor(amount, feeBasisPoints)
+    const transfers: TransferRequest[] = []
+    switch (transaction.kind) {
+      case 'sale':
+        transfers.push({ ...common, id: transferId, kind: 'single_phase', code: 'card_sale', postings: [...leg(receivable, 'debit', amount), ...leg(payable, 'credit', amount - fee), ...leg(revenue, 'credit', fee)] })
+        break
+      case 'authorization':
+        transfers.push({ ...common, id: transferId, kind: 'pending', code: 'card_authorization', postings: [...leg(receivable, 'debit', amount), ...leg(payable, 'credit', amount)] })
+        break
+      case 'capture': {
+        const [original] = await tx.execute(tx.builder.selectFrom('card_transactions').selectAll().where('id', '=', transaction.original_id ?? ''))
+        if (original?.transfer_id == null) throw new Error(`capture ${transaction.id} has no authorization hold`)
+        transfers.push({ ...common, id: transferId, kind: 'post_pending', code: 'card_capture', pending_id: original.transfer_id, amount })
+        if (fee > 0n) transfers.push({ ...common, id: feeTransferId, kind: 'single_phase', code: 'card_fee', postings: [...leg(payable, 'debit', fee), ...leg(revenue, 'credit', fee)] })
+        await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_captured: amount, version: original.version + 1n, updated_at: nowMs }).where('id', '=', original.id))
+        break
+      }
+      case 'refund':
+        transfers.push({ ...common, id: transferId, kind: 'single_phase', code: 'card_refund', postings: [...leg(payable, 'debit', amount), ...leg(receivable, 'credit', amount)] })
+        break
+    }
+    for (const transfer of transfers) {
+      const result = await postTransfer(tx, transfer, nowMs)
+      if (result !== 'ok') throw new Error(`card transfer ${transfer.code} failed: ${result}`)
+    }
+  }
+
+  private async insertTransaction(
+    tx: Tx,
+    row: Pick<CardTransactionRow, 'id' | 'merchant_id' | 'original_id' | 'kind' | 'card_id' | 'masked_pan' | 'amount' | 'currency' | 'terminal_id' | 'entry_mode' | 'reference_id'>,
+    nowMs: number,
+  ): Promise<CardTransactionRow> {
+    const full: CardTransactionRow = {
+      ...row,
+      status: 'pending',
+      amount_captured: 0n,
+      amount_refunded: 0n,
+      stan: null,
+      rrn: null,
+      transmitted_at: null,
+      auth_code: null,
+      response_code: null,
+      transfer_id: null,
+      version: 0n,
+      created_at: BigInt(nowMs),
+      updated_at: BigInt(nowMs),
+    }
+    await tx.execute(tx.builder.insertInto('card_transactions').values(full))
+    return full
+  }
+
+  private childOf(original: CardTransactionRow, id: string, kind: CardTransactionKind) {
+    return {
+      id,
+      merchant_id: original.merchant_id,
+      original_id: original.id,
+      kind,
+      card_id: original.card_id,
+      masked_pan: original.masked_pan,
+      amount: original.amount,
+      currency: original.currency,
+      terminal_id: original.terminal_id,
+      entry_mode: original.entry_mode,
+      reference_id: original.reference_id,
+    }
+  }
+
+  /** A message that follows an earlier one: same card, same RRN, field 90 naming the original. */
+  private followUp(original: CardTransactionRow, pan: string, mti: string, processingCode: string, amount: bigint, namesOriginal: boolean): Iso8583Message {
+    const fields: Record<number, string> = {
+      2: pan,
+      3: processingCode,
+      4: amountField(amount),
+      22: original.entry_mode,
+      41: original.terminal_id,
+      42: cardAcceptorId(original.merchant_id),
+      49: currencyOf(original.currency as CurrencyCode).numeric,
+    }
+    if (original.rrn !== null) fields[37] = original.rrn
+    if (namesOriginal && original.stan !== null && original.transmitted_at !== null) {
+      fields[90] = originalDataElements({ mti: original.kind === 'authorization' ? '0100' : '0200', fields: { 7: original.transmitted_at, 11: original.stan, 32: this.acquirerId } })
+    }
+    return { mti, fields }
+  }
+
+  private async load(tx: Tx, merchantId: string, id: string): Promise<CardTransactionRow> {
+    let query = tx.builder.selectFrom('card_transactions').selectAll().where('id', '=', id).where('merchant_id', '=', merchantId)
+    if (tx.dialect.rowLocks) query = query.forUpdate()
+    const [row] = await tx.execute(query)
+    if (row === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such card transaction: ${id}` })
+    return row
+  }
+}

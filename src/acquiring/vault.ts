@@ -1,0 +1,43 @@
+import { createHmac } from 'node:crypto'
+import { assert } from '../domain/assert.js'
+import { newId } from '../domain/ids.js'
+import { seal, unseal, type MasterKey } from '../security/secrets.js'
+import type { Tx } from '../store/writer.js'
+import { luhnValid, maskPan } from './iso8583/index.js'
+
+export type CardData = { readonly pan: string; readonly expiry: string /* YYMM */ }
+
+export type VaultedCard = { readonly id: string; readonly bin: string; readonly last4: string; readonly masked: string; readonly kind: 'pan' | 'token' }
+
+/**
+ * The card vault: a PAN is sealed (AES-256-GCM under the master key, its key id recorded) the
+ * moment it arrives and is then known by its `card_…` id; only the message to the scheme ever
+ * holds it in clear, in memory. The fingerprint (a keyed hash) finds the same card again without
+ * unsealing anything.
+ */
+export async function vaultCard(tx: Tx, master: MasterKey, merchantId: string, card: CardData, kind: 'pan' | 'token', nowMs: number): Promise<VaultedCard> {
+  assert(/^[0-9]{12,19}$/.test(card.pan) && luhnValid(card.pan), 'vaultCard takes a checked PAN')
+  const id = newId('card', nowMs)
+  const fingerprint = createHmac('sha256', master.key).update(`card-fingerprint:${card.pan}`).digest('base64url')
+  const vaulted = { id, bin: card.pan.slice(0, 6), last4: card.pan.slice(-4), masked: maskPan(card.pan), kind }
+  await tx.execute(
+    tx.builder.insertInto('vault_cards').values({
+      id,
+      merchant_id: merchantId,
+      card_sealed: seal(master, JSON.stringify(card)),
+      fingerprint,
+      bin: vaulted.bin,
+      last4: vaulted.last4,
+      kind,
+      created_at: nowMs,
+    }),
+  )
+  return vaulted
+}
+
+/** The card behind an id, for the one message that must carry it. */
+export async function revealCard(tx: Tx, master: MasterKey, cardId: string): Promise<CardData> {
+  const [row] = await tx.execute(tx.builder.selectFrom('vault_cards').select('card_sealed').where('id', '=', cardId))
+  assert(row !== undefined, `card ${cardId} is not in the vault`)
+  return JSON.parse(unseal(master, row.card_sealed)) as CardData
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Acquirer } from '../../src/acquiring/acquirer.js'
+import { openSchemeLink, type SchemeLink } from '../../src/acquiring/scheme-link/index.js'
+import { startSchemeSimulator, testCards, type SchemeSimulator } from '../../sim/scheme/index.js'
+import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
+import { accountBalance, assertLedgerSound, seedMerchant } from '../helpers/factories.js'
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: card acquiring through the scheme`, () => {
+    let kassa: TestKassa
+    let scheme: SchemeSimulator
+    let link: SchemeLink
+    let acquirer: Acquirer
+    let merchant: Awaited<ReturnType<typeof seedMerchant>>
+
+    before(async () => {
+      kassa = await openTestKassa(dialect)
+      scheme = await startSchemeSimulator({ port: 0, clock: kassa.clock, seed: 7 })
+      link = openSchemeLink({ host: '127.0.0.1', port: scheme.port, clock: kassa.clock, acquirerId: '12345678', echoIntervalMs: 0 })
+      assert.equal(await link.waitUntilUp(3_000), true)
+      acquirer = new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 500, reversalAttemptsMax: 3, acquirerId: '12345678' })
+      merchant = await seedMerchant(kassa, 'Card Shop', 60)
+    })
+    after(async () => {
+      await assertLedgerSound(kassa)
+      await link.close()
+      await scheme.close()
+      await kassa.dispose()
+    })
+
+    const card = (pan: string, expiry = '3012') => ({ pan, expiry, entry_mode: '012' })
+    const sale = (pan: string, amount: bigint, kind: 'sale' | 'authorization' = 'sale') =>
+      acquirer.acquire({ merchant_id: merchant.id, fee_basis_points: 60, terminal_id: 'ECOM0001', kind, amount, currency: 'CNY', card: card(pan), reference_id: null })
+    const receivable = async () => {
+      const row = await accountBalance(kassa, 'acc_scheme_receivable_platform_CNY')
+      return (row?.debits_posted ?? 0n) - (row?.credits_posted ?? 0n)
+    }
+    const issuerAvailable = (pan: string) => scheme.issuers.account(pan)?.available_minor ?? -1n
+
+    it('approves a sale: the issuer is debited, the scheme owes Kassa, the merchant is owed less the fee', async () => {
+      const before = { issuer: issuerAvailable(testCards.approve.pan), receivable: await receivable() }
+      const result = await sale(testCards.approve.pan, 25_000n)
+      assert.equal(result.outcome, 'approved')
+      assert.equal(result.transaction.masked_pan, '622001******0018')
+      assert.match(result.transaction.stan ?? '', /^[0-9]{6}$/)
+      assert.equal(issuerAvailable(testCards.approve.pan), before.issuer - 25_000n)
+      assert.equal((await receivable()) - before.receivable, 25_000n)
+      const payable = await accountBalance(kassa, `acc_merchant_payable_${merchant.id}_CNY`)
+      assert.equal(payable?.credits_posted, 25_000n - 150n)
+      const vault = await kassa.store.db.selectFrom('vault_cards').selectAll().execute()
+      const everything = JSON.stringify([vault, await kassa.store.db.selectFrom('card_transactions').selectAll().execute()], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+      assert.ok(!everything.includes(testCards.approve.pan), 'no PAN in clear in any row')
+    })
+
+    it('declines with the issuer\'s reason and posts nothing', async () => {
+      for (const [pan, amount, reason] of [
+        [testCards.insufficient_funds.pan, 6_000n, 'insufficient_funds'],
+        [testCards.do_not_honour.pan, 100n, 'do_not_honour'],
+        [testCards.exceeds_limit.pan, 6_000n, 'amount_limit_exceeded'],
+        [testCards.issuer_unavailable.pan, 100n, 'issuer_unavailable'],
+      ] as const) {
+        const before = await receivable()
+        const result = await sale(pan, amount)
+        assert.equal(result.outcome, 'declined', pan)
+        assert.equal(result.outcome === 'declined' ? result.reason : '', reason)
+        assert.equal(result.transaction.transfer_id, null)
+        assert.equal(await receivable(), before)
+      }
+      await assert.rejects(sale('6220010000000019', 100n), /Luhn/)
+    })
+
+    it('reverses a sale whose answer never came: nobody is charged, nothing is posted', async () => {
+      const before = { issuer: issuerAvailable(testCards.approve.pan), receivable: await receivable() }
+      scheme.setFaults([{ action: 'drop', pan: testCards.approve.pan, mtis: ['0200'], timesMax: 1 }])
+      const result = await sale(testCards.approve.pan, 7_000n)
+      scheme.setFaults([])
+      assert.equal(result.outcome, 'reversed')
+      assert.equal(issuerAvailable(testCards.approve.pan), before.issuer, 'the issuer took it, and gave it back on the reversal')
+      assert.equal(await receivable(), before.receivable)
+      assert.equal(result.transaction.transfer_id, null)
+    })
+
+    it('keeps a reversal pending while the scheme does not acknowledge it', async () => {
+      scheme.setFaults([{ action: 'drop', pan: testCards.approve.pan, mtis: ['0200', '0400', '0401'], timesMax: 10 }])
+      const result = await sale(testCards.approve.pan, 1_000n)
+      scheme.setFaults([])
+      assert.equal(result.outcome, 'reversal_pending')
+      assert.equal(result.transaction.status, 'reversal_pending')
+    })
+
+    it('ignores a duplicated answer: one approval, one posting', async () => {
+      const before = await receivable()
+      scheme.setFaults([{ action: 'duplicate', pan: testCards.approve_bank_two.pan, timesMax: 1 }])
+      const result = await sale(testCards.approve_bank_two.pan, 3_000n)
+      scheme.setFaults([])
+      assert.equal(result.outcome, 'approved')
+      assert.equal((await receivable()) - before, 3_000n)
+    })
+
+    it('authorizes, captures part by advice, and refunds in parts never beyond the capture', async () => {
+      const start = { issuer: issuerAvailable(testCards.approve.pan), receivable: await receivable() }
+      const authorization = await sale(testCards.approve.pan, 10_000n, 'authorization')
+      assert.equal(authorization.outcome, 'approved')
+      assert.equal(issuerAvailable(testCards.approve.pan), start.issuer - 10_000n, 'held at the issuer')
+      assert.equal(await receivable(), start.receivable, 'a hold posts nothing yet')
+      const capture = await acquirer.capture(merchant.id, authorization.transaction.id, 8_000n, 60)
+      assert.equal(capture.outcome, 'approved')
+      assert.equal((await receivable()) - start.receivable, 8_000n)
+      assert.equal(issuerAvailable(testCards.approve.pan), start.issuer - 8_000n, 'the rest of the hold is released at the issuer')
+      await assert.rejects(acquirer.capture(merchant.id, authorization.transaction.id, 1_000n, 60), /capture/)
+
+      const refund = await acquirer.refund(merchant.id, capture.transaction.id, 3_000n)
+      assert.equal(refund.outcome, 'approved')
+      assert.equal((await receivable()) - start.receivable, 5_000n)
+      await assert.rejects(acquirer.refund(merchant.id, capture.transaction.id, 5_001n), /refunded/)
+      const rest = await acquirer.refund(merchant.id, capture.transaction.id, undefined)
+      assert.equal(rest.outcome, 'approved')
+      assert.equal(rest.transaction.amount, 5_000n)
+      assert.equal(await receivable(), start.receivable)
+      assert.equal(issuerAvailable(testCards.approve.pan), start.issuer)
+      const other = await seedMerchant(kassa, 'Other')
+      await assert.rejects(acquirer.refund(other.id, capture.transaction.id, 1n), /No such card transaction/)
+    })
+  })
+}
