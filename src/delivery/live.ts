@@ -25,6 +25,13 @@ export class LiveDeliveries {
   async start(): Promise<void> {
     if (this.pool === undefined || this.client !== undefined) return
     const client = await this.pool.connect()
+    client.on('error', (error) => {
+      // The LISTEN connection died (database restart): drop it and listen again on a new one.
+      this.logger.warn({ err: error }, 'delivery notifications connection lost; reconnecting')
+      if (this.client === client) this.client = undefined
+      client.release(error)
+      setTimeout(() => void this.start().catch((cause: unknown) => this.logger.error({ err: cause }, 'could not listen again')), 1_000).unref()
+    })
     client.on('notification', (message) => {
       if (message.channel !== channel || message.payload === undefined) return
       try {

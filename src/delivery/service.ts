@@ -8,7 +8,7 @@ import { newId } from '../domain/ids.js'
 import { formatMinor } from '../domain/money.js'
 import { recordEvent } from '../events/outbox.js'
 import { accountId, type AccountRef } from '../ledger/accounts.js'
-import { ensureAccount, postTransfer } from '../ledger/journal.js'
+import { ensureAccount, postTransfer, readBalances } from '../ledger/journal.js'
 import type { Posting } from '../ledger/transfer.js'
 import { feeFor } from '../payments/decide.js'
 import { assertTransition } from '../payments/state.js'
@@ -27,6 +27,8 @@ import { assertDeliveryTransition, codeStanding } from './state.js'
 export const kassaQrGui = 'COM.KASSA.PAY'
 const cpmApplicationId = 'F04B41535341'
 const merchantCategoryCode = '5399'
+/** Checked against when the username is unknown, so a login takes as long whether the name exists or not. */
+const unknownCourierHash = hashPassword('no courier has this password')
 
 export type DeliveryView = ReturnType<typeof deliveryView>
 
@@ -142,7 +144,10 @@ export class DeliveryService {
     input: { payment: string; parcel_number: string; amount: bigint; courier: string; shopper_phone: string | null; delivery_date: string | null },
     nowMs: number,
   ) {
-    const [payment] = await tx.execute(tx.builder.selectFrom('payments').selectAll().where('id', '=', input.payment).where('merchant_id', '=', merchantId))
+    // Locked, so two parcels added at once on two nodes cannot both fit under the payment's amount.
+    let paymentQuery = tx.builder.selectFrom('payments').selectAll().where('id', '=', input.payment).where('merchant_id', '=', merchantId)
+    if (tx.dialect.rowLocks) paymentQuery = paymentQuery.forUpdate()
+    const [payment] = await tx.execute(paymentQuery)
     if (payment === undefined) throw new KassaError('resource_missing', { param: 'payment', message: `No such payment: ${input.payment}` })
     if (payment.channel !== 'cod' || payment.status !== 'processing') {
       throw new KassaError('parameter_invalid', { param: 'payment', message: 'Parcels belong to a pay-on-delivery payment that is confirmed and not yet complete.' })
@@ -185,7 +190,7 @@ export class DeliveryService {
   async courierLogin(username: string, password: string) {
     const courier = await this.store.db.selectFrom('couriers').selectAll().where('username', '=', username).executeTakeFirst()
     // The hash is computed even for an unknown name, so timing does not tell which names exist.
-    const matches = passwordMatches(password, courier?.password_hash ?? hashPassword('not a password'))
+    const matches = passwordMatches(password, courier?.password_hash ?? unknownCourierHash)
     if (courier === undefined || !matches || courier.status !== 'active') throw new KassaError('courier_credentials_invalid')
     const station = await this.store.db.selectFrom('stations').select(['id', 'name', 'city']).where('id', '=', courier.station_id).executeTakeFirstOrThrow()
     const session = await this.store.writer.submit((tx) => openSession(tx, 'courier', courier.id, this.now()))
@@ -350,6 +355,12 @@ export class DeliveryService {
     }
   }
 
+  /** The shopper's consent to one wallet payment: a token the merchant sends as payment_method.token. */
+  async issuePaymentToken(shopperId: string) {
+    const session = await this.store.writer.submit((tx) => openSession(tx, 'cpm', shopperId, this.now()))
+    return { token: session.token, expires_at: new Date(session.expires_at).toISOString() }
+  }
+
   /** A one-time consumer-presented code (EMVCo CPM) that lets a courier collect from this shopper's wallet. */
   async issueShopperCode(shopperId: string) {
     const session = await this.store.writer.submit((tx) => openSession(tx, 'cpm', shopperId, this.now()))
@@ -370,15 +381,20 @@ export class DeliveryService {
    */
   async remit(actor: Actor, input: { courier: string; amount_counted: bigint; currency: CurrencyCode }) {
     const transferId = newId('transfer', this.now())
-    return this.store.writer.submit(async (tx) => {
-      const nowMs = this.now()
+    return this.store.writer.submit((tx) => this.remitIn(tx, actor, input, transferId, this.now()))
+  }
+
+  /** The remittance inside the caller's transaction (the console route adds its idempotency record). */
+  async remitIn(tx: Tx, actor: Actor, input: { courier: string; amount_counted: bigint; currency: CurrencyCode }, transferId: string, nowMs: number) {
+    {
       const [courier] = await tx.execute(tx.builder.selectFrom('couriers').select(['id', 'station_id']).where('id', '=', input.courier))
       if (courier === undefined) throw new KassaError('resource_missing', { param: 'courier', message: `No such courier: ${input.courier}` })
       const custody: AccountRef = { code: 'courier_cash', owner_id: courier.id, currency: input.currency }
       const station: AccountRef = { code: 'station_cash', owner_id: courier.station_id, currency: input.currency }
       const overShort: AccountRef = { code: 'cash_over_short', owner_id: undefined, currency: input.currency }
       for (const ref of [custody, station, overShort]) await ensureAccount(tx, ref, nowMs)
-      const [account] = await tx.execute(tx.builder.selectFrom('ledger_accounts').selectAll().where('id', '=', accountId(custody)))
+      // Read under a row lock (PostgreSQL), so two remittances at once cannot both clear the same cash.
+      const account = await readBalances(tx, accountId(custody))
       const expected = account === undefined ? 0n : account.debits_posted - account.credits_posted
       if (expected <= 0n && input.amount_counted === 0n) throw new KassaError('parameter_invalid', { param: 'amount_counted', message: 'This courier holds no cash to remit.' })
       const postings: Posting[] = []
@@ -407,7 +423,7 @@ export class DeliveryService {
       )
       await recordAudit(tx, actor, 'cash.remit', { id, merchant_id: null }, { courier: courier.id, expected: expected.toString(), counted: input.amount_counted.toString() }, nowMs)
       return { id, object: 'cash_remittance' as const, courier: courier.id, station: courier.station_id, currency: input.currency, amount_expected: expected, amount_counted: input.amount_counted, difference }
-    })
+    }
   }
 
   /** Per courier and station for one day: parcels, QR-paid, cash-paid, remitted, difference. */

@@ -60,6 +60,9 @@ export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
     await call(operator.secret, 'POST', `/console/v1/shoppers/${shopper['id']}/top_ups`, { amount: 50_000, currency: 'CNY', reference: 'bank transfer 4471' })
     say(`3. shopper ${shopper['id']} topped up with CNY ${formatMinor(50_000n, 'CNY')} by the operator`)
 
+    // The shopper agrees in the shop app, which hands the seller's checkout a one-time token.
+    const appLogin = await call(operator.secret, 'POST', `/console/v1/shoppers/${shopper['id']}/sessions`, {})
+    const consent = await call(appLogin['token'] as string, 'POST', '/shopper/v1/payment_tokens', {})
     let payment = await call(api_key.secret, 'POST', '/v1/payments', {
       amount: 19_900,
       currency: 'CNY',
@@ -67,9 +70,9 @@ export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
       description: 'Three books',
       capture_method: 'manual',
       confirm: true,
-      payment_method: { type: 'wallet_balance', shopper: shopper['id'] },
+      payment_method: { type: 'wallet_balance', token: consent['token'] },
     })
-    say(`4. payment ${payment['id']} for CNY 199.00 authorized from the wallet: ${payment['status']}`)
+    say(`4. payment ${payment['id']} for CNY 199.00 authorized from the wallet with the shopper's one-time consent token: ${payment['status']}`)
 
     payment = await call(api_key.secret, 'POST', `/v1/payments/${payment['id']}/capture`, { amount_to_capture: 15_000 })
     say(`5. partial capture of CNY 150.00 (one book was out of stock): ${payment['status']}, fee CNY ${formatMinor(BigInt(payment['fee_amount']), 'CNY')}, CNY 49.00 released`)

@@ -115,6 +115,8 @@ export class DeliveryWorker {
         .select('id')
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', BigInt(nowMs))
+        // A disabled endpoint gets nothing more; its deliveries wait, listed, in case it is enabled again.
+        .where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('status', '=', 'enabled'))
         .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', BigInt(nowMs))]))
         .orderBy('next_attempt_at')
         .limit(this.batchSizeMax)

@@ -54,6 +54,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') kassaError = new KassaError('body_too_large')
     else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
       kassaError = new KassaError('body_invalid_json', { param: 'body', message: `The request body is not valid JSON: ${error.message}` })
+    } else if ((error as { code?: unknown }).code === '23505' || (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      // Two nodes created the same unique thing at once (a parcel number, a shopper reference).
+      kassaError = new KassaError('resource_conflict')
     } else if (error instanceof WriterUnavailableError) {
       request.log.error({ err: error }, 'database unavailable')
       kassaError = new KassaError('service_unavailable')

@@ -49,6 +49,29 @@ export async function verifyLedger(db: Kysely<Database>): Promise<LedgerVerifica
     where a.currency <> p.currency order by p.transfer_id`.execute(db)
   for (const row of wrongCurrency.rows) add(`transfer ${row.transfer_id} posts to ${row.account_id} in another currency`)
 
+  const misplacedPending = await sql<{ transfer_id: string; leg: bigint }>`
+    select p.transfer_id, p.leg from ledger_postings p join ledger_transfers t on t.id = p.transfer_id
+    where (p.phase = 'pending') <> (t.kind = 'pending') order by p.transfer_id`.execute(db)
+  for (const row of misplacedPending.rows) add(`posting ${row.transfer_id}#${row.leg} has a phase its transfer's kind does not allow`)
+
+  const misdescribed = await sql<{ id: string; amount: bigint; debits: bigint }>`
+    select t.id, t.amount, cast(coalesce(sum(p.amount), 0) as bigint) as debits
+    from ledger_transfers t left join ledger_postings p on p.transfer_id = t.id and p.side = 'debit' and p.currency = t.currency
+    where t.kind <> 'void_pending'
+    group by t.id, t.amount
+    having t.amount <> coalesce(sum(p.amount), 0)
+    order by t.id`.execute(db)
+  for (const row of misdescribed.rows) add(`transfer ${row.id} says ${row.amount} but its debit postings add up to ${row.debits}`)
+
+  const strayResolutionLegs = await sql<{ id: string; account_id: string }>`
+    select r.id, rp.account_id from ledger_transfers r
+    join ledger_postings rp on rp.transfer_id = r.id
+    where r.pending_id is not null and not exists (
+      select 1 from ledger_postings hp
+      where hp.transfer_id = r.pending_id and hp.account_id = rp.account_id and hp.side = rp.side and hp.currency = rp.currency)
+    order by r.id`.execute(db)
+  for (const row of strayResolutionLegs.rows) add(`transfer ${row.id} posts to ${row.account_id}, which the hold it resolves did not name`)
+
   const resolutions = await sql<{ id: string; pending_id: string; pending_kind: string | null; posted: bigint | null; held: bigint | null }>`
     select t.id, t.pending_id, pt.kind as pending_kind,
       (select cast(max(amount) as bigint) from ledger_postings where transfer_id = t.id) as posted,

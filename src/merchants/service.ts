@@ -114,7 +114,7 @@ export async function createOperator(store: Store, clock: Clock, actor: Actor, i
 }
 
 export type Principal =
-  | { kind: 'merchant'; id: string; key_id: string; fee_basis_points: number; status: 'active' | 'suspended' }
+  | { kind: 'merchant'; id: string; key_id: string; fee_basis_points: number; status: 'active' | 'suspended'; merchant_kind: MerchantKind }
   | { kind: 'operator'; id: string; role: OperatorRole }
 
 const cacheTtlMs = 5_000
@@ -152,11 +152,11 @@ export class Authenticator {
       const row = await this.db
         .selectFrom('api_keys')
         .innerJoin('merchants', 'merchants.id', 'api_keys.merchant_id')
-        .select(['api_keys.id as key_id', 'merchants.id as merchant_id', 'merchants.fee_basis_points', 'merchants.status', 'api_keys.revoked_at'])
+        .select(['api_keys.id as key_id', 'merchants.id as merchant_id', 'merchants.fee_basis_points', 'merchants.status', 'merchants.kind', 'api_keys.revoked_at'])
         .where('api_keys.key_hash', '=', hash)
         .executeTakeFirst()
       if (row === undefined || row.revoked_at !== null) return undefined
-      return { kind: 'merchant', id: row.merchant_id, key_id: row.key_id, fee_basis_points: Number(row.fee_basis_points), status: row.status }
+      return { kind: 'merchant', id: row.merchant_id, key_id: row.key_id, fee_basis_points: Number(row.fee_basis_points), status: row.status, merchant_kind: row.kind }
     }
     if (secret.startsWith('ok_')) {
       const row = await this.db.selectFrom('operators').select(['id', 'role', 'revoked_at']).where('key_hash', '=', hash).executeTakeFirst()

@@ -3,6 +3,7 @@ import type { CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
 import { newId } from '../domain/ids.js'
 import { findChannel } from '../channels/registry.js'
+import { consumeSession } from '../delivery/sessions.js'
 import { recordEvent } from '../events/outbox.js'
 import { ensureAccount, postTransfer } from '../ledger/journal.js'
 import type { TransferRequest } from '../ledger/transfer.js'
@@ -72,7 +73,7 @@ const queries = preparedQueries((db, dialect) => {
 })
 
 /** Who is calling: the merchant behind the API key, with what the payment path needs of it. */
-export type MerchantContext = { readonly id: string; readonly fee_basis_points: number }
+export type MerchantContext = { readonly id: string; readonly fee_basis_points: number; readonly merchant_kind: 'self_operated' | 'third_party' }
 
 export type CreatePaymentInput = {
   readonly amount: bigint
@@ -239,7 +240,8 @@ export class PaymentService {
     }
     const parsed = channel.parseMethod(method)
     if (!parsed.ok) throw new KassaError('parameter_invalid', { param: parsed.param, message: parsed.message })
-    const funding = channel.fundingAccount?.(payment, parsed.method)
+    const resolved = await this.resolveShopperConsent(tx, merchant, parsed.method)
+    const funding = channel.fundingAccount?.(payment, resolved)
     const shopperId = funding?.code === 'shopper_balance' ? (funding.owner_id ?? null) : payment.shopper_id
     if (shopperId !== null && shopperId !== payment.shopper_id) {
       if (payment.shopper_id !== null) {
@@ -255,6 +257,22 @@ export class PaymentService {
       fee_basis_points: merchant.fee_basis_points,
       transfer_id: transferId,
     }
+  }
+
+  /**
+   * A wallet is spent only with its shopper's consent: the one-time token the shopper's app issued
+   * (used up here, in the payment's own transaction), or, for the shop itself, the shopper id.
+   */
+  private async resolveShopperConsent(tx: Tx, merchant: MerchantContext, method: unknown): Promise<unknown> {
+    const wallet = method as { type?: string; shopper?: string; token?: string }
+    if (wallet.type !== 'wallet_balance') return method
+    if (wallet.token !== undefined) {
+      const shopper = await consumeSession(tx, 'cpm', wallet.token, this.clock.now())
+      if (shopper === undefined) throw new KassaError('payment_token_invalid', { param: 'payment_method.token' })
+      return { type: 'wallet_balance', shopper }
+    }
+    if (merchant.merchant_kind !== 'self_operated') throw new KassaError('wallet_consent_required', { param: 'payment_method.shopper' })
+    return method
   }
 
   private async confirmWith(tx: Tx, payment: Payment, input: ConfirmInput, nowMs: number): Promise<Response> {

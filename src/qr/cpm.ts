@@ -100,7 +100,8 @@ function readBase64(payload: string, issues: QrIssue[]): Uint8Array | undefined 
     issues.push(issue('payload', 'payload_too_long', `The payload has ${payload.length} characters; a QR code holds at most ${BASE64_LENGTH_MAX}.`))
     return undefined
   }
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(payload) || payload.length % 4 === 1) {
+  // Padding only ever completes the last group of four: "AAAAA=" is not base64, and atob would throw on it.
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(payload) || payload.length % 4 === 1 || (payload.endsWith('=') && payload.length % 4 !== 0)) {
     issues.push(issue('payload', 'base64_invalid', 'The payload is not base64 (A–Z, a–z, 0–9, "+", "/", "=" padding).'))
     return undefined
   }

@@ -1,6 +1,6 @@
 /**
- * fast-check arbitraries of MPM fields, shared by the property tests and the benchmark. Lives in
- * src/qr beside the tests that use it; it is test support, not codec.
+ * fast-check arbitraries of MPM fields for the property tests. Test support, not codec: nothing
+ * in the codec imports it, and it sits beside the tests that do because unit tests live here.
  */
 import fc from 'fast-check'
 import { currencyCodes, findCurrency } from '../domain/currency.js'

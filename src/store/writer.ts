@@ -68,6 +68,7 @@ export type WriterOptions = {
   batchSizeMax?: number
   /** How often a unit that hit a lock conflict is tried again before its caller sees the error. */
   attemptsMax?: number
+  onHookError?: (error: unknown) => void
 }
 
 /**
@@ -156,7 +157,14 @@ export class GroupCommitWriter {
       if (ok) {
         this.unitsCommitted += 1
         unit.resolve(value)
-        for (const hook of hooks) hook()
+        for (const hook of hooks) {
+          try {
+            hook()
+          } catch (error) {
+            // A hook is a notification (a cache, a nudge); its failure must not strand the other callers.
+            this.options.onHookError?.(error)
+          }
+        }
       } else if (isTransient(value) && unit.attempts < this.attemptsMax) {
         this.queue.push(unit)
       } else {
@@ -183,7 +191,7 @@ export class GroupCommitWriter {
     for (let waited = 0; (this.flushing || this.queue.length > 0 || this.scheduled) && waited < 10_000; waited += 5) {
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
-    assert(!this.flushing, 'writer still flushing after 10 s')
+    for (const unit of this.queue.splice(0)) unit.reject(new WriterUnavailableError('the writer closed before this unit ran'))
     await this.connection?.close()
     this.connection = undefined
   }

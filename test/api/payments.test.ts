@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
-import { accountBalance, assertLedgerSound, seedMerchant, seedOperator, seedShopper, walletAvailable } from '../helpers/factories.js'
+import { accountBalance, assertLedgerSound, caller, seedMerchant, seedOperator, seedShopper, walletAvailable } from '../helpers/factories.js'
 
 type Json = Record<string, any>
 
@@ -248,6 +248,43 @@ for (const dialect of DIALECTS) {
       const page = await kassa.app.inject({ method: 'GET', url: '/docs/' })
       assert.equal(page.statusCode, 200)
       assert.match(page.body, /swagger/i)
+    })
+  })
+}
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: a wallet is spent only with its shopper's consent`, () => {
+    let kassa: TestKassa
+    before(async () => {
+      kassa = await openTestKassa(dialect)
+    })
+    after(async () => {
+      await assertLedgerSound(kassa)
+      await kassa.dispose()
+    })
+
+    it('refuses a third-party seller charging by shopper id, and takes the one-time token from the shopper app once', async () => {
+      const seller = await seedMerchant(kassa, 'Rogue Seller', 60, 'third_party')
+      const shopper = await seedShopper(kassa, 10_000n)
+      const byId = await seller.api.post('/v1/payments', { amount: 9_999, currency: 'CNY', order_reference: 'x', confirm: true, payment_method: { type: 'wallet_balance', shopper } })
+      assert.equal(byId.statusCode, 403, byId.body)
+      assert.equal(byId.json().error.code, 'wallet_consent_required')
+      assert.equal(await walletAvailable(kassa, shopper), 10_000n)
+
+      const session = await kassa.delivery.openShopperSession({ type: 'system', id: 'test' }, shopper)
+      const app = caller(kassa, session.token)
+      const token = (await app.post('/shopper/v1/payment_tokens')).json().token as string
+      const paid = await seller.api.post('/v1/payments', { amount: 2_500, currency: 'CNY', order_reference: 'y', confirm: true, payment_method: { type: 'wallet_balance', token } })
+      assert.equal(paid.statusCode, 200, paid.body)
+      assert.equal(paid.json().shopper, shopper)
+      assert.equal(await walletAvailable(kassa, shopper), 7_500n)
+      const again = await seller.api.post('/v1/payments', { amount: 2_500, currency: 'CNY', order_reference: 'z', confirm: true, payment_method: { type: 'wallet_balance', token } })
+      assert.equal(again.statusCode, 400)
+      assert.equal(again.json().error.code, 'payment_token_invalid')
+      assert.equal(await walletAvailable(kassa, shopper), 7_500n, 'a token pays once')
+      const refund = await seller.api.post('/v1/refunds', { payment: paid.json().id })
+      assert.equal(refund.statusCode, 200, refund.body)
+      assert.equal(await walletAvailable(kassa, shopper), 10_000n)
     })
   })
 }

@@ -28,8 +28,9 @@ export function caller(kassa: Kassa, key: string): Caller {
   }
 }
 
-export async function seedMerchant(kassa: Kassa, name = 'Test Store', feeBasisPoints = 60) {
-  const created = await createMerchant(kassa.store, kassa.clock, testActor, { name, kind: 'third_party', fee_basis_points: feeBasisPoints })
+/** A merchant and its key; the shop's own store by default (it may charge wallets by shopper id). */
+export async function seedMerchant(kassa: Kassa, name = 'Test Store', feeBasisPoints = 60, kind: 'self_operated' | 'third_party' = 'self_operated') {
+  const created = await createMerchant(kassa.store, kassa.clock, testActor, { name, kind, fee_basis_points: feeBasisPoints })
   return { id: created.merchant.id, key: created.api_key.secret, api: caller(kassa, created.api_key.secret) }
 }
 

@@ -1,7 +1,13 @@
 import type { Channel } from '../channel.js'
 import { isId } from '../../domain/ids.js'
 
-export type WalletBalanceMethod = { readonly type: 'wallet_balance'; readonly shopper: string }
+/**
+ * How a wallet payment names its shopper: the one-time token the shopper's own app issued
+ * (`token`, any merchant), or the shopper id (`shopper`, only the shop itself, which logs its
+ * shoppers in before it confirms). A bare shopper id from a third-party seller would let any seller
+ * spend any wallet.
+ */
+export type WalletBalanceMethod = { readonly type: 'wallet_balance'; readonly shopper?: string; readonly token?: string }
 
 /**
  * The shop's own wallet: the shopper's balance is an account in Kassa's ledger, so a payment is
@@ -19,12 +25,21 @@ export const walletBalanceChannel: Channel<WalletBalanceMethod> = {
   },
   parseMethod(input) {
     const shopper = input['shopper']
+    const token = input['token']
+    if (token !== undefined && shopper !== undefined) {
+      return { ok: false, param: 'payment_method.token', message: 'Send either payment_method.token or payment_method.shopper, not both.' }
+    }
+    if (typeof token === 'string') {
+      if (!/^cpm_[A-Za-z0-9_-]{10,40}$/.test(token)) return { ok: false, param: 'payment_method.token', message: "payment_method.token is the one-time token from the shopper's app (cpm_…)." }
+      return { ok: true, method: { type: 'wallet_balance', token } }
+    }
     if (typeof shopper !== 'string' || !isId('shopper', shopper)) {
-      return { ok: false, param: 'payment_method.shopper', message: 'payment_method.shopper must be a shopper id (shp_…).' }
+      return { ok: false, param: 'payment_method.shopper', message: "payment_method.token (from the shopper's app) or payment_method.shopper (shp_…) is required." }
     }
     return { ok: true, method: { type: 'wallet_balance', shopper } }
   },
   fundingAccount(payment, method) {
+    if (method.shopper === undefined) throw new Error('a wallet method reaches fundingAccount with its shopper resolved')
     return { code: 'shopper_balance', owner_id: method.shopper, currency: payment.currency }
   },
 }

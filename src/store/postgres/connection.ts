@@ -26,7 +26,12 @@ export class PostgresConnection implements SqlConnection {
 
   static async connect(options: PostgresOptions): Promise<PostgresConnection> {
     const client = new pg.Client(postgresConfig(options))
+    // A dropped connection (restart, failover, idle kill) must not crash the process: the next query
+    // rejects, the writer abandons the connection and opens a new one for the next batch.
+    client.on('error', () => undefined)
     await client.connect()
+    // Bounds on the write path: one lock wait behind another node cannot stall this node for ever.
+    await client.query("SET statement_timeout = '15s'; SET lock_timeout = '5s'; SET idle_in_transaction_session_timeout = '60s'")
     return new PostgresConnection(client)
   }
 

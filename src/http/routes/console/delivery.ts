@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { CurrencyCode } from '../../../domain/currency.js'
 import { KassaError } from '../../../domain/errors.js'
-import { operatorOf, sendJson, type AppDeps } from '../../app.js'
-import { amountSchema, currencySchema, idParams, idSchema } from '../../schemas.js'
+import { newId } from '../../../domain/ids.js'
+import { submitIdempotent } from '../../../store/idempotency.js'
+import { idempotentRequest, operatorOf, sendJson, sendStored, type AppDeps } from '../../app.js'
+import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema } from '../../schemas.js'
 
 /** Operators set up stations and couriers, count the cash couriers hand in, and read the day's COD report. */
 export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -55,7 +57,8 @@ export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps)
     '/shoppers/:id/sessions',
     { schema: { tags: ['console'], summary: "A login token for the shopper's app (stands in for the shop's own login)", params: idParams('shopper') } },
     async (request, reply) => {
-      requireRole(request, ['admin', 'support'])
+      // A shopper login can spend the wallet: admins only, and audited.
+      requireRole(request, ['admin'])
       return sendJson(reply, await deps.delivery.openShopperSession(actorOf(request), request.params.id))
     },
   )
@@ -66,6 +69,7 @@ export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps)
       schema: {
         tags: ['console'],
         summary: 'Record the cash a courier handed in at the station, as counted; differences are posted',
+        headers: idempotencyHeader,
         body: {
           type: 'object',
           additionalProperties: false,
@@ -76,7 +80,14 @@ export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps)
     },
     async (request, reply) => {
       requireRole(request, ['admin', 'finance'])
-      return sendJson(reply, await deps.delivery.remit(actorOf(request), { courier: request.body.courier, amount_counted: BigInt(request.body.amount_counted), currency: request.body.currency }))
+      const actor = actorOf(request)
+      const transferId = newId('transfer', deps.clock.now())
+      const input = { courier: request.body.courier, amount_counted: BigInt(request.body.amount_counted), currency: request.body.currency }
+      const stored = await submitIdempotent(deps.store.writer, deps.clock, idempotentRequest(request), async (tx, nowMs) => ({
+        status: 200,
+        body: await deps.delivery.remitIn(tx, actor, input, transferId, nowMs),
+      }))
+      return sendStored(reply, stored)
     },
   )
 

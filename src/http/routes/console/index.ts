@@ -54,7 +54,13 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
 
   app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string } }>(
     '/merchants',
-    { schema: { tags: ['console'], summary: 'List merchants', querystring: listQuery('merchant') } },
+    {
+      schema: {
+        tags: ['console'],
+        summary: 'List merchants, newest first',
+        querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, starting_after: idSchema('merchant') } },
+      },
+    },
     async (request, reply) => {
       const q = request.query
       let query = deps.store.db.selectFrom('merchants').selectAll()
@@ -114,6 +120,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
       },
     },
     async (request, reply) => {
+      requireRole(request, ['admin', 'support'])
       const actor = actorOf(request)
       const b = request.body
       const stored = await submitIdempotent(deps.store.writer, deps.clock, idempotentRequest(request), async (tx, nowMs) => ({
@@ -212,8 +219,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
       let query = deps.store.db.selectFrom('ledger_accounts').selectAll()
       if (request.query.owner !== undefined) query = query.where('owner_id', '=', request.query.owner)
       if (request.query.code !== undefined) query = query.where('code', '=', request.query.code)
-      const rows = await query.orderBy('id').limit(request.query.limit).execute()
-      return sendJson(reply, { object: 'list', data: rows, has_more: rows.length === request.query.limit })
+      const rows = await query.orderBy('id').limit(request.query.limit + 1).execute()
+      return sendJson(reply, { object: 'list', data: rows.slice(0, request.query.limit), has_more: rows.length > request.query.limit })
     },
   )
 
@@ -234,8 +241,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
       requireRole(request, ['admin'])
       let query = deps.store.db.selectFrom('audit_log').selectAll()
       if (request.query.target !== undefined) query = query.where('target_id', '=', request.query.target)
-      const rows = await query.orderBy('id', 'desc').limit(request.query.limit).execute()
-      return sendJson(reply, { object: 'list', data: rows.map((row) => ({ ...row, details: JSON.parse(row.details) as unknown })), has_more: rows.length === request.query.limit })
+      const rows = await query.orderBy('id', 'desc').limit(request.query.limit + 1).execute()
+      return sendJson(reply, { object: 'list', data: rows.slice(0, request.query.limit).map((row) => ({ ...row, details: JSON.parse(row.details) as unknown })), has_more: rows.length > request.query.limit })
     },
   )
 }

@@ -29,6 +29,8 @@ export async function courierRoutes(app: FastifyInstance, deps: AppDeps): Promis
     if (token === undefined) throw new KassaError('authentication_required', { message: 'Log in first: POST /courier/v1/sessions.' })
     const courierId = await sessionSubject(deps.store.db, 'courier', token, deps.clock.now())
     if (courierId === undefined) throw new KassaError('session_invalid')
+    const courier = await deps.store.db.selectFrom('couriers').select('status').where('id', '=', courierId).executeTakeFirst()
+    if (courier?.status !== 'active') throw new KassaError('session_invalid', { message: 'This courier account is suspended.' })
     request.courierId = courierId
   })
   const courierOf = (request: FastifyRequest): string => {

@@ -61,6 +61,11 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     async (request, reply) => sendJson(reply, await deps.delivery.payCode(shopperOf(request), request.body.payload)),
   )
 
+  app.post('/payment_tokens', { schema: { tags: ['shopper'], summary: "A one-time token that lets a merchant's checkout charge this wallet once (payment_method.token)" } }, async (request, reply) => {
+    const token = await deps.delivery.issuePaymentToken(shopperOf(request))
+    return sendJson(reply, token)
+  })
+
   app.post('/cpm', { schema: { tags: ['shopper'], summary: 'A one-time consumer-presented code for the courier to scan' } }, async (request, reply) => {
     return sendJson(reply, await deps.delivery.issueShopperCode(shopperOf(request)))
   })

@@ -58,8 +58,9 @@ export async function deliveryRoutes(app: FastifyInstance, deps: AppDeps): Promi
       const merchant = merchantOf(request)
       let query = deps.store.db.selectFrom('deliveries').innerJoin('merchants', 'merchants.id', 'deliveries.merchant_id').selectAll('deliveries').select('merchants.name as merchant_name').where('deliveries.merchant_id', '=', merchant.id)
       if (request.query.payment !== undefined) query = query.where('deliveries.payment_id', '=', request.query.payment)
-      const rows = await query.orderBy('deliveries.id', 'desc').limit(request.query.limit).execute()
-      return sendJson(reply, { object: 'list', data: rows.map((row) => deliveryView(row, row.merchant_name, null)), has_more: rows.length === request.query.limit })
+      const rows = await query.orderBy('deliveries.id', 'desc').limit(request.query.limit + 1).execute()
+      const page = rows.slice(0, request.query.limit)
+      return sendJson(reply, { object: 'list', data: page.map((row) => deliveryView(row, row.merchant_name, null)), has_more: rows.length > request.query.limit })
     },
   )
 

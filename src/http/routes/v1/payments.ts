@@ -12,7 +12,8 @@ const paymentMethodSchema = {
   required: ['type'],
   properties: {
     type: { type: 'string', enum: ['wallet_balance', 'cod'], description: 'The channel to pay with: the shop wallet, or pay on delivery.' },
-    shopper: { ...idSchema('shopper'), description: 'wallet_balance: the shopper whose balance pays.' },
+    token: { type: 'string', maxLength: 64, description: "wallet_balance: the one-time token from the shopper's app (cpm_…); any merchant." },
+    shopper: { ...idSchema('shopper'), description: 'wallet_balance, for the shop itself (self-operated merchants) only: the shopper whose balance pays.' },
   },
   additionalProperties: false,
 } as const

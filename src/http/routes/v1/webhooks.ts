@@ -35,7 +35,6 @@ export async function webhookRoutes(app: FastifyInstance, deps: AppDeps): Promis
       schema: {
         tags: ['webhooks'],
         summary: 'Register a webhook endpoint; the answer holds its signing secret, shown this once',
-        headers: idempotencyHeader,
         body: {
           type: 'object',
           additionalProperties: false,
@@ -47,11 +46,12 @@ export async function webhookRoutes(app: FastifyInstance, deps: AppDeps): Promis
     async (request, reply) => {
       const merchant = merchantOf(request)
       const body = request.body
-      const stored = await submitIdempotent(deps.store.writer, deps.clock, idempotentRequest(request), async (tx, nowMs) => ({
-        status: 200,
-        body: await createEndpoint(tx, deps.masterKey, merchant.id, { url: body.url, enabled_events: body.enabled_events, description: body.description ?? null }, nowMs),
-      }))
-      return sendStored(reply, stored)
+      // The answer holds the signing secret, which Kassa keeps only sealed: it is not stored for an
+      // idempotent replay (as with merchant keys), so this POST takes no Idempotency-Key.
+      const endpoint = await deps.store.writer.submit((tx) =>
+        createEndpoint(tx, deps.masterKey, merchant.id, { url: body.url, enabled_events: body.enabled_events, description: body.description ?? null }, deps.clock.now()),
+      )
+      return sendJson(reply, endpoint)
     },
   )
 
