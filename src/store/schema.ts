@@ -337,6 +337,8 @@ export interface Database {
   cash_remittances: CashRemittancesTable
   vault_cards: VaultCardsTable
   card_transactions: CardTransactionsTable
+  terminals: TerminalsTable
+  pos_requests: PosRequestsTable
 }
 
 export type PaymentRow = Selectable<PaymentsTable>
@@ -355,3 +357,31 @@ export type DeliveryRow = Selectable<DeliveriesTable>
 export type DeliveryCodeRow = Selectable<DeliveryCodesTable>
 export type CourierRow = Selectable<CouriersTable>
 export type CardTransactionRow = Selectable<CardTransactionsTable>
+
+/** A POS terminal registered to a merchant: field 41 is `id`, field 42 `card_acceptor_id`. */
+export interface TerminalsTable {
+  id: string
+  merchant_id: string
+  card_acceptor_id: string
+  /** The terminal's MAC key (hex), sealed with the master key. */
+  mac_key_sealed: string
+  status: 'active' | 'disabled'
+  created_at: Int
+}
+
+/** A request a terminal sent, by its STAN: replayed on a repeat, named by reversals and refunds. */
+export interface PosRequestsTable {
+  terminal_id: string
+  /** The request MTI without the repeat digit (0201 is kept as 0200). */
+  mti: string
+  stan: string
+  merchant_id: string
+  /** Keyed hash of the request (MAC left out), to tell a repeat from another message reusing the STAN. */
+  digest: string
+  state: 'processing' | 'answered'
+  /** The answer as JSON `{ mti, fields }`, without MAC; never holds card data. */
+  response: string | null
+  card_transaction_id: string | null
+  created_at: Int
+  updated_at: Int
+}

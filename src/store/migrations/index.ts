@@ -4,6 +4,7 @@ import * as core from './0001_core.js'
 import * as delivery from './0002_delivery.js'
 import * as truncateGuard from './0003_truncate_guard.js'
 import * as acquiring from './0004_acquiring.js'
+import * as terminals from './0005_terminals.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -13,6 +14,7 @@ const all: Record<string, DialectMigration> = {
   '0002_delivery': delivery,
   '0003_truncate_guard': truncateGuard,
   '0004_acquiring': acquiring,
+  '0005_terminals': terminals,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
