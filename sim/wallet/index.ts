@@ -1,0 +1,10 @@
+/** The third-party wallet simulators: alipay-like (HMAC-SHA256) and wechat-like (RSA-SHA256). */
+export * from './protocol.js'
+export { alipayLikeDemoMerchant, walletProviderIds, walletProviders, walletTestUsers, wechatLikeDemoMerchantIds, type WalletMerchant, type WalletProvider, type WalletProviderId, type WalletUser } from './users.js'
+export { startWalletSimulator, type WalletSimulator, type WalletSimulatorOptions, type WalletUserView } from './server.js'
+export type { WalletLogEntry } from './context.js'
+export { alipayLikeCurrencies } from './alipay-like.js'
+export { wechatLikeCurrencies } from './wechat-like.js'
+export type { FaultAction, FaultRule, Forgery, NotifiedStatus, Operation } from '../common/faults.js'
+export type { DeliveryOutcome, DeliveryRecord, NotifierOptions } from '../common/notifier.js'
+export type { Order, OrderStatus, Refund } from '../common/book.js'
