@@ -109,7 +109,12 @@ async function migrateToLatest(db: Kysely<Database>, dialect: DialectCapabilitie
     provider: migrationProvider(dialect.name),
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   })
-  const { error, results } = await migrator.migrateToLatest()
-  if (error !== undefined) throw error
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest()
+    // Kysely looks for its own tables by listing every schema's tables; a schema dropped meanwhile
+    // (another store on the same server closing) fails that listing before any migration ran.
+    if (error !== undefined && results === undefined && (error as { code?: string }).code === '42P01' && attempt < 5) continue
+    if (error !== undefined) throw error
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  }
 }
