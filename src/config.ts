@@ -18,7 +18,18 @@ export type Config = {
   readonly webhookTimeoutMs: number
   /** How long a courier's parcel QR code may be paid. */
   readonly qrTtlMs: number
+  /** Where banks, wallets and shoppers' browsers reach Kassa; unset: the address it listens on. */
+  readonly publicUrl: string | undefined
+  // Card acquiring (docs/acquiring.md) ------------------------------------------------------------
+  /** SCHEME_ADDRESS: the card scheme's TCP address; unset: in demo mode a simulator in process, else no acquiring. */
+  readonly schemeAddress: SchemeAddress | undefined
+  /** POS_PORT: the POS terminal host's TCP port (8583); 0 picks a free one. */
+  readonly posPort: number
+  /** POS_HOST: where the POS terminal host listens (127.0.0.1; terminals on the network need 0.0.0.0). */
+  readonly posHost: string
 }
+
+export type SchemeAddress = { readonly host: string; readonly port: number }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const text = env[name]
@@ -38,6 +49,21 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new Error(`${name} must be 1/true or 0/false (got "${text}")`)
 }
 
+function publicUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text === '') return undefined
+  if (!/^https?:\/\/[^/?#\s]+$/.test(text.replace(/\/$/, ''))) throw new Error(`KASSA_PUBLIC_URL must be an http(s) origin such as https://pay.example.com (got "${text}")`)
+  return text.replace(/\/$/, '')
+}
+
+/** `host:port` (IPv6 as `[::1]:9583`). */
+function schemeAddress(text: string | undefined): SchemeAddress | undefined {
+  if (text === undefined || text === '') return undefined
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):([0-9]{1,5})$/.exec(text)
+  const port = Number(match?.[3])
+  if (match === null || port < 1 || port > 65535) throw new Error(`SCHEME_ADDRESS must be host:port, such as 127.0.0.1:9583 (got "${text}")`)
+  return { host: match[1] ?? match[2] ?? '', port }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env['LOG_LEVEL'] ?? 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -53,6 +79,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKeyBase64: env['KASSA_MASTER_KEY'] === '' ? undefined : env['KASSA_MASTER_KEY'],
     webhookTimeoutMs: integer(env, 'KASSA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     qrTtlMs: integer(env, 'KASSA_QR_TTL_SECONDS', 900, 1, 86_400) * 1000,
+    publicUrl: publicUrl(env['KASSA_PUBLIC_URL']),
+    // Card acquiring
+    schemeAddress: schemeAddress(env['SCHEME_ADDRESS']),
+    posPort: integer(env, 'POS_PORT', 8583, 0, 65535),
+    posHost: env['POS_HOST'] === undefined || env['POS_HOST'] === '' ? '127.0.0.1' : env['POS_HOST'],
   }
 }
 

@@ -9,7 +9,15 @@ import { buildApp } from './http/app.js'
 import { createLogger } from './logger.js'
 import { Authenticator } from './merchants/service.js'
 import { PaymentService } from './payments/service.js'
+import { CounterpartPayments } from './payments/counterpart.js'
+import { CardPayments } from './payments/card.js'
+import type { Acquirer } from './acquiring/acquirer.js'
+import type { Provider } from './channels/provider.js'
+import { ensureChannelConfigs, type ChannelOffer } from './channels/directory.js'
+import { providerChannelId } from './channels/config.js'
+import { currencyCodes } from './domain/currency.js'
 import type { MasterKey } from './security/secrets.js'
+import { openAcquiring, type Acquiring, type AcquiringOptions } from './acquiring/open.js'
 import { openStore, storeOptionsFromUrl, type Store, type StoreOptions } from './store/store.js'
 
 export type Kassa = {
@@ -24,6 +32,17 @@ export type Kassa = {
   readonly deliveryWorker: DeliveryWorker
   readonly delivery: DeliveryService
   readonly live: LiveDeliveries
+  /** Netbank, quick pay and wallet payments at their counterparts. */
+  readonly counterparts: CounterpartPayments
+  /** Where counterparts and shoppers' browsers reach this node; set by `serve` once listening. */
+  setPublicUrl(url: string): void
+  /** Takes card payments through this acquirer (checkout's card channel, `POST /v1/cards`). */
+  enableCards(acquirer: Acquirer): Promise<CardPayments>
+  // Card acquiring (docs/acquiring.md) ------------------------------------------------------------
+  /** Card acquiring through the scheme; undefined unless SCHEME_ADDRESS is set or `options.acquiring` names a scheme or a link. */
+  readonly acquirer: Acquirer | undefined
+  /** The acquirer with its scheme link and the terminals' reversal (the POS host needs all three). */
+  readonly acquiring: Acquiring | undefined
   close(): Promise<void>
 }
 
@@ -35,7 +54,19 @@ export type KassaOptions = {
   storeOptions?: StoreOptions
   masterKey?: MasterKey
   fetch?: typeof fetch
+  /** The banks and wallets this node collects through (src/demo/simulators.ts starts local ones). */
+  providers?: readonly Provider[]
+  /** Tests: how soon and how often unsettled counterpart orders are queried. */
+  counterpartTimings?: { queryAfterMs?: number; checkEveryMs?: number; orderTtlMs?: number }
+  /** Card acquiring: the scheme to connect to (else SCHEME_ADDRESS) or a link of the caller's; `false`: none, whatever the config says. */
+  acquiring?: AcquiringOptions | false
 }
+
+/** The channels every node offers, before any counterpart. */
+const ownChannels: readonly ChannelOffer[] = [
+  { id: 'wallet_balance', kind: 'wallet_balance', provider: null, display_name: 'Shop wallet balance', currencies: currencyCodes },
+  { id: 'cod', kind: 'cod', provider: null, display_name: 'Pay on delivery (QR or cash)', currencies: currencyCodes },
+]
 
 /**
  * The composition root: config → store → clock → services → HTTP. Nothing else wires things.
@@ -62,11 +93,49 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   })
   const payments = new PaymentService(store, clock, () => deliveryWorker.nudge())
+  let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`
+  const counterparts = new CounterpartPayments({
+    store,
+    clock,
+    payments,
+    masterKey,
+    logger,
+    publicUrl: () => publicUrl,
+    notifyCommitted: () => deliveryWorker.nudge(),
+    ...options.counterpartTimings,
+  })
+  for (const provider of options.providers ?? []) counterparts.register(providerChannelId(provider.kind, provider.id), provider)
+  payments.attachCounterparts(counterparts)
+  await ensureChannelConfigs(store, clock, [
+    ...ownChannels,
+    ...(options.providers ?? []).map((provider) => ({
+      id: providerChannelId(provider.kind, provider.id),
+      kind: provider.kind,
+      provider: provider.id,
+      display_name: provider.display_name,
+      currencies: provider.currencies,
+    })),
+  ])
   const authenticator = new Authenticator(store.db, clock)
   const live = new LiveDeliveries(store.pgPool, logger)
   await live.start()
   const delivery = new DeliveryService({ store, clock, live, qrTtlMs: config.qrTtlMs, notifyEvents: () => deliveryWorker.nudge() })
-  const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker, delivery, live })
+  // Card acquiring: a link to the scheme and the acquirer on it, when there is a scheme to link to.
+  const acquiringOptions = options.acquiring === false ? undefined : { ...(config.schemeAddress === undefined ? {} : { scheme: config.schemeAddress }), ...options.acquiring }
+  const acquiring =
+    acquiringOptions !== undefined && (acquiringOptions.scheme !== undefined || acquiringOptions.link !== undefined)
+      ? await openAcquiring({ store, clock, masterKey, logger: logger.child({ part: 'scheme-link' }) }, acquiringOptions)
+      : undefined
+  const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker, delivery, live, counterparts })
+  const enableCards = async (acquirer: Acquirer): Promise<CardPayments> => {
+    const cards = new CardPayments({ store, clock, payments, acquirer, masterKey, logger, notifyCommitted: () => deliveryWorker.nudge() })
+    payments.attachCards(cards)
+    counterparts.attachCards(cards)
+    await ensureChannelConfigs(store, clock, [{ id: 'card', kind: 'card', provider: null, display_name: 'Card (UnionPay-like scheme)', currencies: currencyCodes }])
+    return cards
+  }
+  // With a scheme to acquire through, online card payments (checkout, POST /v1/cards) go through it too.
+  if (acquiring !== undefined) await enableCards(acquiring.acquirer)
   return {
     config,
     store,
@@ -79,9 +148,18 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
     deliveryWorker,
     delivery,
     live,
+    counterparts,
+    acquirer: acquiring?.acquirer,
+    acquiring,
+    setPublicUrl(url: string) {
+      if (config.publicUrl === undefined) publicUrl = url
+    },
+    enableCards,
     async close() {
+      await counterparts.stop()
       await deliveryWorker.stop()
       await app.close()
+      await acquiring?.close()
       await live.stop()
       await store.close()
     },

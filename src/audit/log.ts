@@ -1,4 +1,5 @@
 import { newId } from '../domain/ids.js'
+import { toJson } from '../domain/json.js'
 import type { Tx } from '../store/writer.js'
 
 export type Actor = { readonly type: 'operator' | 'merchant' | 'cli' | 'system'; readonly id: string }
@@ -20,7 +21,7 @@ export async function recordAudit(
       action,
       target_id: target.id,
       merchant_id: target.merchant_id,
-      details: JSON.stringify(details),
+      details: toJson(details),
       created_at: nowMs,
     }),
   )

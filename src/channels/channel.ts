@@ -45,4 +45,15 @@ export interface Channel<Method = unknown> {
    * funds Kassa's own ledger holds; the others post when their counterpart (or the door) pays.
    */
   fundingAccount?(payment: ChannelPayment, method: Method): AccountRef
+  /**
+   * The id of the configuration row (`channel_configs`) a payment with this method runs on:
+   * `wallet_balance`, `netbank.icbc-sim`… Undefined when only the store can tell (a saved method).
+   */
+  configId(method: Method): string | undefined
+  /**
+   * Who collects the money: Kassa's own `ledger` (wallet balance), a `provider` reached over its
+   * HTTP API (netbank, quick pay, wallets: src/channels/provider.ts), the card `acquirer` over the
+   * scheme link (src/acquiring), or the `courier` at the door (src/delivery).
+   */
+  readonly collector: 'ledger' | 'provider' | 'acquirer' | 'courier'
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig } from '../config.js'
+import { registerChannelCommands } from './channel.js'
 import { isCurrencyCode } from '../domain/currency.js'
 import { newId } from '../domain/ids.js'
 import { AMOUNT_MINOR_MAX, formatMinor } from '../domain/money.js'
+import { startDemoCounterparts } from '../demo/simulators.js'
 import { runDemoStory } from '../demo/story.js'
-import { createKassa, type Kassa } from '../kassa.js'
+import { createKassa, type Kassa, type KassaOptions } from '../kassa.js'
 import { createLogger } from '../logger.js'
 import { verifyLedger } from '../ledger/verify.js'
 import { createApiKey, createMerchant, createOperator, revokeApiKey } from '../merchants/service.js'
@@ -13,14 +15,16 @@ import { serve } from '../server.js'
 import { createShopper, topUp } from '../shoppers/service.js'
 import { openStore, storeOptionsFromUrl } from '../store/store.js'
 import { registerIso8583Commands } from './iso8583.js'
+import { registerPosCommands } from './pos.js'
 import { registerQrCommands } from './qr.js'
 
 /** The CLI is thin: parse, call a service, print one line (or JSON); errors are one line and a non-zero exit. */
 const actor = { type: 'cli' as const, id: 'kassa-cli' }
 
-async function withKassa<T>(work: (kassa: Kassa) => Promise<T>, logLevel = 'warn'): Promise<T> {
+async function withKassa<T>(work: (kassa: Kassa) => Promise<T>, logLevel = 'warn', options: Pick<KassaOptions, 'providers'> = {}): Promise<T> {
   const config = loadConfig()
-  const kassa = await createKassa({ config, logger: createLogger(process.env['LOG_LEVEL'] ?? logLevel) })
+  // No command here talks to the card scheme: no link is opened, whatever SCHEME_ADDRESS says.
+  const kassa = await createKassa({ config, logger: createLogger(process.env['LOG_LEVEL'] ?? logLevel), acquiring: false, ...options })
   try {
     return await work(kassa)
   } finally {
@@ -75,9 +79,11 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('tell the core story through the API: merchant, top-up, payment, partial capture, refund, webhooks, ledger verify')
+    .description('tell the story through the API: merchant, top-up, payment, capture, refund, webhooks, pay on delivery, online banking, wallet QR, channel switch-off, POS card sales, ledger verify')
     .action(async () => {
-      const ok = await withKassa((kassa) => runDemoStory(kassa, print), 'error')
+      // The banks and wallets the story pays at, simulated in this process.
+      const counterparts = await startDemoCounterparts()
+      const ok = await withKassa((kassa) => runDemoStory(kassa, print, counterparts), 'error', { providers: counterparts.providers }).finally(() => counterparts.close())
       if (!ok) throw new Error('the demo story did not end as expected (see above)')
     })
 
@@ -159,6 +165,8 @@ export function buildProgram(): Command {
       print({ ...result, amount: Number(result.amount) })
     })
 
+  registerChannelCommands(program, withKassa, print)
+
   program
     .command('ledger')
     .description('the double-entry journal')
@@ -221,6 +229,8 @@ export function buildProgram(): Command {
 
   registerQrCommands(program)
   registerIso8583Commands(program)
+  // Card acquiring: the POS terminal simulator and terminal registration (docs/pos.md).
+  registerPosCommands(program)
   return program
 }
 

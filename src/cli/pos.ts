@@ -70,7 +70,8 @@ const actor = { type: 'cli' as const, id: 'kassa-cli' }
 async function openKassa<T>(work: (kassa: Kassa) => Promise<T>): Promise<T> {
   const { createKassa } = await import('../kassa.js')
   const { createLogger } = await import('../logger.js')
-  const kassa = await createKassa({ config: loadConfig(), logger: createLogger(process.env['LOG_LEVEL'] ?? 'warn') })
+  // Registering terminals needs no link to the card scheme.
+  const kassa = await createKassa({ config: loadConfig(), logger: createLogger(process.env['LOG_LEVEL'] ?? 'warn'), acquiring: false })
   try {
     return await work(kassa)
   } finally {

@@ -4,6 +4,8 @@ import type { Kassa } from '../kassa.js'
 import { createMerchant, createOperator } from '../merchants/service.js'
 import { createShopper, topUp } from '../shoppers/service.js'
 import { seedDeliveryDemo, type DeliveryDemo } from './delivery.js'
+import { seedPosTerminal } from './pos.js'
+import type { RegisteredTerminal } from '../acquiring/pos-host/terminals.js'
 
 export type DemoCredentials = {
   operator_key: string
@@ -13,6 +15,10 @@ export type DemoCredentials = {
   seller_key: string
   shopper_id: string
   delivery: DeliveryDemo
+  /** A payment of the demo store waiting on its hosted checkout page: every channel offered. */
+  checkout_url: string
+  /** The demo store's POS terminal, with its MAC key (shown once). */
+  pos_terminal: RegisteredTerminal
 }
 
 const system: Actor = { type: 'system', id: 'demo-seed' }
@@ -25,7 +31,7 @@ export async function isEmpty(kassa: Kassa): Promise<boolean> {
 
 /**
  * The demo world every capability adds itself to: an operator, the retailer's own store, a
- * third-party seller, and a shopper with CNY 1,000.00 in the wallet.
+ * third-party seller, a shopper with CNY 1,000.00 in the wallet, and a POS terminal of the store.
  */
 export async function seedDemo(kassa: Kassa): Promise<DemoCredentials> {
   const operator = await createOperator(kassa.store, kassa.clock, system, { name: 'Demo Operator', role: 'admin' })
@@ -38,7 +44,11 @@ export async function seedDemo(kassa: Kassa): Promise<DemoCredentials> {
     return created
   })
   const delivery = await seedDeliveryDemo(kassa, { merchant: { id: store.merchant.id, key: store.api_key.secret } })
+  const posTerminal = await seedPosTerminal(kassa, store.merchant.id)
+  const checkoutUrl = await seedCheckoutPayment(kassa, store.api_key.secret, shopper.id)
   return {
+    checkout_url: checkoutUrl,
+    pos_terminal: posTerminal,
     delivery,
     operator_key: operator.secret,
     merchant_id: store.merchant.id,
@@ -47,4 +57,17 @@ export async function seedDemo(kassa: Kassa): Promise<DemoCredentials> {
     seller_key: seller.api_key.secret,
     shopper_id: shopper.id,
   }
+}
+
+/** A payment of the demo store for the demo shopper, not yet paid: its hosted checkout link. */
+async function seedCheckoutPayment(kassa: Kassa, merchantKey: string, shopperId: string): Promise<string> {
+  const response = await kassa.app.inject({
+    method: 'POST',
+    url: '/v1/payments',
+    headers: { authorization: `Bearer ${merchantKey}`, 'content-type': 'application/json', 'idempotency-key': 'demo-checkout-payment' },
+    payload: JSON.stringify({ amount: 12_900, currency: 'CNY', order_reference: 'DEMO-1001', description: 'Oolong tea, 250 g', shopper: shopperId }),
+  })
+  const body = response.json() as { checkout_url?: string }
+  if (response.statusCode !== 200 || body.checkout_url === undefined) throw new Error(`the demo checkout payment was refused: ${response.body}`)
+  return body.checkout_url
 }

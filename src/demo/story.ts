@@ -6,6 +6,9 @@ import type { Kassa } from '../kassa.js'
 import { verifyLedger } from '../ledger/verify.js'
 import { createMerchant, createOperator } from '../merchants/service.js'
 import { seedDeliveryDemo } from './delivery.js'
+import { runChannelsStory } from './channels.js'
+import { runPosStory } from './pos.js'
+import type { DemoCounterparts } from './simulators.js'
 
 type Say = (line: string) => void
 
@@ -18,9 +21,9 @@ async function readBody(request: IncomingMessage): Promise<string> {
 /**
  * `kassa demo`: the core story told through the real HTTP API, as a merchant and an operator would
  * tell it: merchant, shopper top-up, payment, partial capture, refund, signed webhooks received,
- * and the ledger verified at the end. Answers whether every step held.
+ * pay on delivery, card sales at a POS terminal, and the ledger verified at the end. Answers whether every step held.
  */
-export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
+export async function runDemoStory(kassa: Kassa, say: Say, counterparts?: DemoCounterparts): Promise<boolean> {
   const received: { type: string; verified: boolean }[] = []
   let webhookSecret = ''
   const receiver = createServer((request, response) => {
@@ -34,7 +37,9 @@ export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/kassa-webhooks`
   const base = await kassa.app.listen({ port: 0, host: '127.0.0.1' })
+  kassa.setPublicUrl(base)
   kassa.deliveryWorker.start()
+  kassa.counterparts.startWorker()
   try {
     const actor = { type: 'cli' as const, id: 'kassa-demo' }
     const operator = await createOperator(kassa.store, kassa.clock, actor, { name: 'Demo story operator', role: 'admin' })
@@ -116,14 +121,22 @@ export async function runDemoStory(kassa: Kassa, say: Say): Promise<boolean> {
     const remittance = await kassa.delivery.remit(actor, { courier: door.courier.id, amount_counted: second.amount, currency: 'CNY' })
     say(`12. second parcel paid in cash (CNY ${formatMinor(second.amount, 'CNY')}), handed in at the station: difference ${formatMinor(remittance.difference, 'CNY')}`)
 
+    // Online banking and a third-party wallet at their simulated counterparts (src/demo/channels.ts).
+    const channelsOk = counterparts === undefined ? true : await runChannelsStory(kassa, counterparts, { merchant: api_key.secret, operator: operator.secret }, call, say, 13)
+    const next = counterparts === undefined ? 13 : 16
+
+    // Card acquiring at the point of sale (src/demo/pos.ts).
+    const posOk = await runPosStory(kassa, merchant.id, say, next)
+
     const verification = await verifyLedger(kassa.store.db)
     say(
       verification.ok
-        ? `13. kassa ledger verify: ok (${verification.checked.transfers} transfers, ${verification.checked.postings} postings, ${verification.checked.accounts} accounts)`
-        : `13. kassa ledger verify FAILED: ${verification.violations[0]}`,
+        ? `${next + 1}. kassa ledger verify: ok (${verification.checked.transfers} transfers, ${verification.checked.postings} postings, ${verification.checked.accounts} accounts)`
+        : `${next + 1}. kassa ledger verify FAILED: ${verification.violations[0]}`,
     )
-    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910 && notifiedAfterMs >= 0 && remittance.difference === 0n
+    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910 && notifiedAfterMs >= 0 && remittance.difference === 0n && posOk && channelsOk
   } finally {
+    await kassa.counterparts.stop()
     await kassa.deliveryWorker.stop()
     await new Promise<void>((resolve) => receiver.close(() => resolve()))
   }

@@ -27,6 +27,8 @@ export const idPrefixes = {
   remittance: 'rmt',
   card: 'card',
   card_transaction: 'ctx',
+  saved_method: 'pm',
+  channel_notification: 'ntf',
 } as const
 
 export type IdKind = keyof typeof idPrefixes

@@ -14,12 +14,15 @@ import type { DeliveryService } from '../delivery/service.js'
 import type { DeliveryWorker } from '../events/delivery-worker.js'
 import type { Authenticator, Principal } from '../merchants/service.js'
 import type { PaymentService } from '../payments/service.js'
+import type { CounterpartPayments } from '../payments/counterpart.js'
 import type { MasterKey } from '../security/secrets.js'
 import { checkIdempotencyKey, requestHash, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
 import type { Store } from '../store/store.js'
 import { installErrorHandling } from './errors.js'
 import { registerPages } from './pages.js'
+import { checkoutRoutes } from './routes/checkout/index.js'
 import { consoleRoutes } from './routes/console/index.js'
+import { hookRoutes } from './routes/hooks.js'
 import { courierRoutes } from './routes/courier/index.js'
 import { shopperRoutes } from './routes/shopper/index.js'
 import { v1Routes } from './routes/v1/index.js'
@@ -34,6 +37,7 @@ export type AppDeps = {
   readonly deliveryWorker?: DeliveryWorker | undefined
   readonly delivery: DeliveryService
   readonly live: LiveDeliveries
+  readonly counterparts: CounterpartPayments
 }
 
 declare module 'fastify' {
@@ -124,6 +128,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }, { prefix: '/console/v1' })
   await app.register(async (scope) => courierRoutes(scope, deps), { prefix: '/courier/v1' })
   await app.register(async (scope) => shopperRoutes(scope, deps), { prefix: '/shopper/v1' })
+  await app.register(async (scope) => hookRoutes(scope, deps), { prefix: '/hooks' })
+  await app.register(async (scope) => checkoutRoutes(scope, deps), { prefix: '/pay' })
   await registerPages(app)
   return app
 }

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 
 /**
- * The browser pages for pay-on-delivery: the courier's handheld (`/courier`) and the shop app's
- * stand-in (`/shop`), plain HTML + CSS + JavaScript from the project's `web/` folder, no build step.
+ * The browser pages: for pay-on-delivery the courier's handheld (`/courier`) and the shop app's
+ * stand-in (`/shop`), and the shop's hosted checkout (`/pay/{payment_id}`, files under
+ * `/checkout`); plain HTML + CSS + JavaScript from the project's `web/` folder, no build step.
  *
  * Only the files that exist under `web/<page>/` when the app is built get a route, one route per
  * file: a request path is never joined onto the file system, so `..` or an encoded slash can only
@@ -18,7 +19,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
  * ### Example
  * ```ts
  * const app = Fastify()
- * await registerPages(app)   // GET /courier, /courier/courier.js, /shop, /assets/jsQR.js …
+ * await registerPages(app)   // GET /courier, /courier/courier.js, /shop, /pay/pay_…, /checkout/checkout.js, /assets/jsQR.js …
  * ```
  */
 export async function registerPages(app: FastifyInstance): Promise<void> {
@@ -27,6 +28,7 @@ export async function registerPages(app: FastifyInstance): Promise<void> {
     { urlPrefix: '/courier', folder: 'courier' },
     { urlPrefix: '/shop', folder: 'shopper' },
     { urlPrefix: '/assets', folder: 'shared' },
+    { urlPrefix: '/checkout', folder: 'checkout' },
   ]
   for (const site of sites) {
     const folder = join(webRoot, site.folder)
@@ -39,6 +41,14 @@ export async function registerPages(app: FastifyInstance): Promise<void> {
     if (files.includes(index)) {
       app.get(site.urlPrefix, { schema: { hide: true } }, async (_request, reply) => sendFile(reply, index))
     }
+  }
+
+  // The hosted checkout: the signed link `/pay/{payment_id}?t=…` opens the page itself (its JSON API
+  // is under `/pay/{id}/api/…`, its files under `/checkout/…`). The id is the page's to read: any
+  // value answers the same file, and the API judges the id and the token.
+  const checkoutIndex = join(webRoot, 'checkout', 'index.html')
+  if (existsSync(checkoutIndex)) {
+    app.get('/pay/:id', { schema: { hide: true } }, async (_request, reply) => sendFile(reply, checkoutIndex))
   }
 
   // The QR decoder both pages use for the camera and for uploaded pictures: the installed jsqr package, served from here (the machines that run Kassa have no internet).

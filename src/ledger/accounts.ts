@@ -2,7 +2,7 @@ import type { CurrencyCode } from '../domain/currency.js'
 
 export type AccountType = 'asset' | 'liability' | 'equity' | 'revenue' | 'expense'
 export type LimitRule = 'none' | 'debits_must_not_exceed_credits' | 'credits_must_not_exceed_debits'
-export type OwnerKind = 'platform' | 'merchant' | 'shopper' | 'courier' | 'station'
+export type OwnerKind = 'platform' | 'merchant' | 'shopper' | 'courier' | 'station' | 'counterpart'
 
 /**
  * The chart of accounts (docs/ledger.md explains each one and the postings that touch it).
@@ -19,6 +19,13 @@ export const chartOfAccounts = {
   fee_revenue: { type: 'revenue', limit: 'none', owner: 'platform' },
   /** What the card scheme owes Kassa for approved card payments, until the scheme settles. */
   scheme_receivable: { type: 'asset', limit: 'none', owner: 'platform' },
+  /** What a bank or wallet provider owes Kassa for payments it collected (owner: the channel id), until it settles. */
+  provider_receivable: { type: 'asset', limit: 'none', owner: 'counterpart' },
+  /**
+   * Money a counterpart collected for a payment that had already ended another way (canceled, paid
+   * by another attempt): owed back to the payer until the refund through the counterpart succeeds.
+   */
+  unapplied_funds: { type: 'liability', limit: 'none', owner: 'counterpart' },
   /** Cash a courier collected at doors and has not yet handed in. */
   courier_cash: { type: 'asset', limit: 'none', owner: 'courier' },
   /** Cash counted in at a station, waiting to be banked. */

@@ -57,7 +57,8 @@ function fail(code: ConstructorParameters<typeof KassaError>[0], param?: string,
   }
 }
 
-function moved(payment: Payment, status: PaymentStatus, changes: Partial<Payment>, nowMs: number): Payment {
+/** The payment after a move the status table allows; any other move is a bug and throws. */
+export function moved(payment: Payment, status: PaymentStatus, changes: Partial<Payment>, nowMs: number): Payment {
   assertTransition(payment.status, status)
   return { ...payment, ...changes, status, version: payment.version + 1n, updated_at: BigInt(nowMs) }
 }
@@ -90,6 +91,8 @@ export type ConfirmInput = {
   readonly fee_basis_points: number
   /** Chosen before the first attempt and reused on every retry. */
   readonly transfer_id: string
+  /** Channels that collect through a counterpart: the attempt to open there. */
+  readonly attempt?: { readonly id: string; readonly saved_method_id: string | null } | undefined
 }
 
 /**
@@ -232,4 +235,96 @@ export function decideRefund(payment: Payment, input: RefundInput, nowMs: number
   }
   const next = moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs)
   return { ok: true, value: { next, transfers: [transfer], events: ['payment.refunded'], amount } }
+}
+
+function providerReceivable(payment: Payment, channelId: string): AccountRef {
+  return { code: 'provider_receivable', owner_id: channelId, currency: payment.currency }
+}
+
+export type CounterpartPaidInput = { readonly channel_id: string; readonly fee_basis_points: number; readonly transfer_id: string }
+
+/**
+ * A bank or wallet collected the payment: the counterpart now owes Kassa the amount, and Kassa owes
+ * the merchant the amount less its fee. One balanced transfer, in the transaction that moves the payment.
+ */
+export function decideCounterpartPaid(payment: Payment, input: CounterpartPaidInput, nowMs: number): Decision {
+  const fee = feeFor(payment.amount, input.fee_basis_points)
+  const postings = [
+    posting(providerReceivable(payment, input.channel_id), 'debit', payment.amount),
+    ...(payment.amount - fee > 0n ? [posting(merchantPayable(payment), 'credit', payment.amount - fee)] : []),
+    ...(fee > 0n ? [posting(feeRevenue(payment), 'credit', fee)] : []),
+  ]
+  const capture: TransferRequest = {
+    id: input.transfer_id,
+    kind: 'single_phase',
+    code: 'payment_capture',
+    reference_id: payment.id,
+    merchant_id: payment.merchant_id,
+    postings,
+  }
+  const next = moved(payment, 'succeeded', { amount_received: payment.amount, fee_amount: fee, last_error_code: null, last_error_message: null }, nowMs)
+  return { next, transfers: [capture], events: ['payment.succeeded'] }
+}
+
+/** The counterpart said no (or the order closed unpaid): the payment waits for another method. */
+export function decideCounterpartFailed(payment: Payment, code: string, message: string, nowMs: number): Decision {
+  const next = moved(payment, 'requires_payment_method', { last_error_code: code, last_error_message: message }, nowMs)
+  return { next, transfers: [], events: ['payment.payment_failed'] }
+}
+
+/** Canceled while a counterpart held an open order, after that order was closed there. */
+export function decideCounterpartCanceled(payment: Payment, reason: string | null, nowMs: number): Decision {
+  const next = moved(payment, 'canceled', { cancellation_reason: reason }, nowMs)
+  return { next, transfers: [], events: ['payment.canceled'] }
+}
+
+/**
+ * Money that arrived for a payment that had already ended another way: booked as owed back to the
+ * payer, never to the merchant, until the refund through the counterpart returns it.
+ */
+export function lateFundsTransfer(payment: Payment, channelId: string, amount: bigint, transferId: string): TransferRequest {
+  return {
+    id: transferId,
+    kind: 'single_phase',
+    code: 'late_funds_received',
+    reference_id: payment.id,
+    merchant_id: payment.merchant_id,
+    postings: [
+      posting(providerReceivable(payment, channelId), 'debit', amount),
+      posting({ code: 'unapplied_funds', owner_id: channelId, currency: payment.currency }, 'credit', amount),
+    ],
+  }
+}
+
+export type CounterpartRefundInput = { readonly amount: bigint | undefined; readonly channel_id: string; readonly transfer_id: string }
+
+/**
+ * A refund through a counterpart, first half: the amount is reserved on the payment (so two refunds
+ * at once cannot exceed what was captured) and held in the ledger by a pending transfer, which is
+ * posted when the counterpart confirms and voided when it refuses.
+ */
+export function decideCounterpartRefund(payment: Payment, input: CounterpartRefundInput, nowMs: number): Decided<Decision & { amount: bigint }> {
+  if (payment.status !== 'succeeded' || payment.amount_received === 0n) return fail('payment_not_refundable')
+  const refundable = payment.amount_received - payment.amount_refunded
+  const amount = input.amount ?? refundable
+  if (amount <= 0n && input.amount !== undefined) return fail('amount_invalid', 'amount')
+  if (refundable === 0n || amount > refundable) {
+    return fail('refund_exceeds_captured', 'amount', `At most ${refundable} can still be refunded on this payment.`)
+  }
+  const hold: TransferRequest = {
+    id: input.transfer_id,
+    kind: 'pending',
+    code: 'payment_refund',
+    reference_id: payment.id,
+    merchant_id: payment.merchant_id,
+    postings: [posting(merchantPayable(payment), 'debit', amount), posting(providerReceivable(payment, input.channel_id), 'credit', amount)],
+  }
+  const next = moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs)
+  return { ok: true, value: { next, transfers: [hold], events: [], amount } }
+}
+
+/** The counterpart refused a refund for good: the reserved amount is refundable again. */
+export function decideRefundRefused(payment: Payment, amount: bigint, nowMs: number): Payment {
+  if (payment.amount_refunded < amount) throw new Error(`payment ${payment.id} has less refunded than a refund it gives back`)
+  return moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded - amount }, nowMs)
 }

@@ -2,6 +2,7 @@ import type { Clock } from '../domain/clock.js'
 import type { CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
 import { newId } from '../domain/ids.js'
+import { configFromRow, unavailableFor, type ChannelConfig } from '../channels/config.js'
 import { findChannel } from '../channels/registry.js'
 import { consumeSession } from '../delivery/sessions.js'
 import { recordEvent } from '../events/outbox.js'
@@ -16,12 +17,16 @@ import {
   decideCancel,
   decideCapture,
   decideConfirm,
+  decideCounterpartRefund,
   decideDecline,
   decideRefund,
   type ConfirmInput,
   type Decision,
   type Payment,
 } from './decide.js'
+import type { Channel } from '../channels/channel.js'
+import type { CardPayments } from './card.js'
+import type { CounterpartPayments } from './counterpart.js'
 import { paymentView, refundView, type RefundRecord } from './view.js'
 
 const paymentColumns = [
@@ -55,6 +60,18 @@ const queries = preparedQueries((db, dialect) => {
         .returning('id'),
     ),
     selectShopper: prepare(db, (db) => db.selectFrom('shoppers').select('id').where('id', '=', param('id'))),
+    selectChannelConfig: prepare(db, (db) => db.selectFrom('channel_configs').selectAll().where('id', '=', param('id'))),
+    insertAttempt: prepare(db, (db) =>
+      db.insertInto('channel_attempts').values(
+        Object.fromEntries(
+          [
+            'id', 'merchant_id', 'payment_id', 'channel_id', 'amount', 'currency', 'status', 'provider_order_id', 'next_action',
+            'saved_method_id', 'failure_code', 'failure_message', 'late', 'transfer_id', 'queries', 'next_check_at', 'version',
+            'created_at', 'updated_at',
+          ].map((column) => [column, param(column)]),
+        ) as never,
+      ),
+    ),
     insertRefund: prepare(db, (db) =>
       db.insertInto('refunds').values({
         id: param('id'),
@@ -67,6 +84,11 @@ const queries = preparedQueries((db, dialect) => {
         transfer_id: param('transfer_id'),
         metadata: param('metadata'),
         created_at: param('now'),
+        attempt_id: param('attempt_id'),
+        provider_refund_id: param('provider_refund_id'),
+        failure_code: param('failure_code'),
+        next_check_at: param('next_check_at'),
+        updated_at: param('now'),
       }),
     ),
   }
@@ -94,11 +116,34 @@ type Response = { status: number; body: unknown }
  * ledger transfers, its events and the idempotency record in one transaction of the writer.
  */
 export class PaymentService {
+  private counterparts: CounterpartPayments | undefined
+  private cards: CardPayments | undefined
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly notifyCommitted: () => void = () => undefined,
   ) {}
+
+  /** The counterpart flows (netbank, quick pay, wallets), wired after both exist. */
+  attachCounterparts(counterparts: CounterpartPayments): void {
+    this.counterparts = counterparts
+  }
+
+  /** Card payments through Kassa's own acquiring, when this node has a scheme link. */
+  attachCards(cards: CardPayments): void {
+    this.cards = cards
+  }
+
+  acquiresCards(): boolean {
+    return this.cards !== undefined
+  }
+
+  /** The card flows, or a clear refusal when this node acquires no cards. */
+  cardPayments(): CardPayments {
+    if (this.cards === undefined) throw new KassaError('channel_unavailable', { param: 'payment_method', message: 'Card acquiring is not configured on this node.' })
+    return this.cards
+  }
 
   private submit(request: IdempotentRequest, command: (tx: Tx, nowMs: number) => Promise<Response>): Promise<StoredResponse> {
     return submitIdempotent(this.store.writer, this.clock, request, command)
@@ -153,7 +198,8 @@ export class PaymentService {
     })
   }
 
-  capture(merchant: MerchantContext, paymentId: string, amountToCapture: bigint | undefined, request: IdempotentRequest) {
+  async capture(merchant: MerchantContext, paymentId: string, amountToCapture: bigint | undefined, request: IdempotentRequest) {
+    if (this.cards !== undefined && (await this.isCardPayment(merchant.id, paymentId))) return this.cards.capture(merchant, paymentId, amountToCapture, request)
     const captureTransferId = newId('transfer', this.clock.now())
     const feeTransferId = newId('transfer', this.clock.now())
     return this.submit(request, async (tx, nowMs) => {
@@ -170,10 +216,16 @@ export class PaymentService {
     })
   }
 
-  cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest) {
+  async cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest) {
     const releaseTransferId = newId('transfer', this.clock.now())
+    // A counterpart's open order is closed first, outside any transaction, so it can no longer be paid.
+    await this.counterparts?.closeBeforeCancel(merchant.id, paymentId)
     return this.submit(request, async (tx, nowMs) => {
       const payment = await this.load(tx, merchant.id, paymentId)
+      if (payment.status === 'processing' && this.viaProvider(payment) && this.counterparts !== undefined) {
+        const next = await this.counterparts.cancelInTx(tx, payment, reason, nowMs)
+        return { status: 200, body: paymentView(next) }
+      }
       const decided = decideCancel(payment, { reason, release_transfer_id: releaseTransferId }, nowMs)
       if (!decided.ok) throw decided.error
       await this.apply(tx, payment, decided.value, nowMs)
@@ -181,15 +233,17 @@ export class PaymentService {
     })
   }
 
-  refund(
+  async refund(
     merchant: MerchantContext,
     input: { payment_id: string; amount: bigint | undefined; reason: string | null; metadata: Readonly<Record<string, string>> },
     request: IdempotentRequest,
   ) {
+    if (this.cards !== undefined && (await this.isCardPayment(merchant.id, input.payment_id))) return this.cards.refund(merchant, input, request)
     const refundId = newId('refund', this.clock.now())
     const transferId = newId('transfer', this.clock.now())
     return this.submit(request, async (tx, nowMs) => {
       const payment = await this.load(tx, merchant.id, input.payment_id, 'payment')
+      if (this.viaProvider(payment)) return this.refundThroughCounterpart(tx, payment, input, refundId, transferId, nowMs)
       const funding = this.fundingOf(payment)
       const decided = decideRefund(payment, { amount: input.amount, funding, transfer_id: transferId }, nowMs)
       if (!decided.ok) throw decided.error
@@ -206,10 +260,91 @@ export class PaymentService {
         metadata: JSON.stringify(input.metadata),
         created_at: BigInt(nowMs),
       }
-      await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs })
+      await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: null, next_check_at: null, provider_refund_id: null, failure_code: null })
       await recordEvent(tx, { merchant_id: merchant.id, type: 'refund.succeeded', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
       return { status: 200, body: refundView(refund) }
     })
+  }
+
+  /**
+   * A refund of money a counterpart holds, first half: reserved and held in the ledger here; the
+   * counterpart is called after COMMIT (`CounterpartPayments.sendRefund`), and its answer posts or
+   * voids the hold. The refund shows `pending` until then.
+   */
+  private async refundThroughCounterpart(
+    tx: Tx,
+    payment: Payment,
+    input: { amount: bigint | undefined; reason: string | null; metadata: Readonly<Record<string, string>> },
+    refundId: string,
+    transferId: string,
+    nowMs: number,
+  ): Promise<Response> {
+    const [attempt] = await tx.execute(
+      tx.builder.selectFrom('channel_attempts').select(['id', 'channel_id']).where('payment_id', '=', payment.id).where('status', '=', 'paid').where('late', '=', 0),
+    )
+    if (attempt === undefined) throw new KassaError('payment_not_refundable')
+    const decided = decideCounterpartRefund(payment, { amount: input.amount, channel_id: attempt.channel_id, transfer_id: transferId }, nowMs)
+    if (!decided.ok) throw decided.error
+    await this.ensureAccounts(tx, payment, { code: 'provider_receivable', owner_id: attempt.channel_id, currency: payment.currency })
+    await this.apply(tx, payment, decided.value, nowMs)
+    const refund: RefundRecord = {
+      id: refundId,
+      merchant_id: payment.merchant_id,
+      payment_id: payment.id,
+      amount: decided.value.amount,
+      currency: payment.currency,
+      status: 'pending',
+      reason: input.reason,
+      metadata: JSON.stringify(input.metadata),
+      created_at: BigInt(nowMs),
+    }
+    // Checked again soon if the counterpart's answer is lost.
+    await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null })
+    await recordEvent(tx, { merchant_id: payment.merchant_id, type: 'refund.created', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
+    return { status: 200, body: refundView(refund) }
+  }
+
+  private async isCardPayment(merchantId: string, paymentId: string): Promise<boolean> {
+    const row = await this.store.db.selectFrom('payments').select('payment_method_type').where('id', '=', paymentId).where('merchant_id', '=', merchantId).executeTakeFirst()
+    return row?.payment_method_type === 'card'
+  }
+
+  private viaProvider(payment: Payment): boolean {
+    return this.collectorOf(payment) === 'provider'
+  }
+
+  private collectorOf(payment: Payment): Channel['collector'] | undefined {
+    return payment.payment_method_type === null ? undefined : findChannel(payment.payment_method_type)?.collector
+  }
+
+  /** The payment, row-locked on PostgreSQL, for use cases that run inside a transaction of their own. */
+  loadForUpdate(tx: Tx, merchantId: string, paymentId: string): Promise<Payment> {
+    return this.load(tx, merchantId, paymentId)
+  }
+
+  applyDecision(tx: Tx, before: Payment, decision: Decision, nowMs: number): Promise<void> {
+    return this.apply(tx, before, decision, nowMs)
+  }
+
+  /** Writes a payment whose move records no event of its own (a refused refund's amount given back). */
+  async writePayment(tx: Tx, before: Payment, next: Payment): Promise<void> {
+    const updated = await tx.run(queries(tx).updatePayment, { ...next, expected_version: before.version })
+    if (updated.length !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+  }
+
+  recordEvent(tx: Tx, payment: Payment, type: string, nowMs: number): Promise<string> {
+    return this.event(tx, payment, type, nowMs)
+  }
+
+  async channelConfig(tx: Tx, channelId: string): Promise<ChannelConfig | undefined> {
+    const [row] = await tx.run(queries(tx).selectChannelConfig, { id: channelId })
+    return row === undefined ? undefined : configFromRow(row as never)
+  }
+
+  async merchantFee(tx: Tx, merchantId: string): Promise<number> {
+    const [row] = await tx.execute(tx.builder.selectFrom('merchants').select('fee_basis_points').where('id', '=', merchantId))
+    if (row === undefined) throw new Error(`no merchant ${merchantId}`)
+    return Number(row.fee_basis_points)
   }
 
   private async load(tx: Tx, merchantId: string, paymentId: string, param_ = 'id'): Promise<Payment> {
@@ -240,6 +375,19 @@ export class PaymentService {
     }
     const parsed = channel.parseMethod(method)
     if (!parsed.ok) throw new KassaError('parameter_invalid', { param: parsed.param, message: parsed.message })
+    const savedMethod = await this.resolveSavedMethod(tx, payment, parsed.method)
+    const configId = savedMethod?.channel_id ?? channel.configId(parsed.method)
+    const config = configId === undefined ? undefined : await this.channelConfig(tx, configId)
+    if (config === undefined || config.state === 'disabled') throw new KassaError('payment_method_unsupported', { param: 'payment_method.type', message: `No such channel: ${configId ?? String(type)}.` })
+    const unavailable = unavailableFor(config, payment)
+    if (unavailable !== undefined) throw new KassaError(unavailable.reason, { param: 'payment_method', message: unavailable.message })
+    if (channel.collector === 'provider' && this.counterparts?.provider(config.id) === undefined) {
+      throw new KassaError('channel_unavailable', { param: 'payment_method', message: `${config.display_name} has no counterpart configured on this node.` })
+    }
+    if (channel.collector === 'acquirer') {
+      if (this.cards === undefined) throw new KassaError('channel_unavailable', { param: 'payment_method', message: 'Card acquiring is not configured on this node.' })
+      await this.cards.requireVaultedCard(tx, payment.merchant_id, (parsed.method as { card: string }).card)
+    }
     const resolved = await this.resolveShopperConsent(tx, merchant, parsed.method)
     const funding = channel.fundingAccount?.(payment, resolved)
     const shopperId = funding?.code === 'shopper_balance' ? (funding.owner_id ?? null) : payment.shopper_id
@@ -251,12 +399,27 @@ export class PaymentService {
     }
     return {
       payment_method_type: channel.kind,
-      channel: channel.kind,
+      channel: config.id,
       shopper_id: shopperId,
       funding,
-      fee_basis_points: merchant.fee_basis_points,
+      fee_basis_points: config.fee_basis_points ?? merchant.fee_basis_points,
       transfer_id: transferId,
+      attempt:
+        channel.collector === 'provider' || channel.collector === 'acquirer'
+          ? { id: newId('payment_attempt', this.clock.now()), saved_method_id: savedMethod?.id ?? (parsed.method as { card?: string }).card ?? null }
+          : undefined,
     }
+  }
+
+  /** A quick-pay method names a saved binding: it must be the payment's shopper's, and still active. */
+  private async resolveSavedMethod(tx: Tx, payment: Payment, method: unknown): Promise<{ id: string; channel_id: string } | undefined> {
+    const saved = (method as { saved_method?: string }).saved_method
+    if (saved === undefined) return undefined
+    const [row] = await tx.execute(tx.builder.selectFrom('saved_methods').select(['id', 'channel_id', 'shopper_id', 'status']).where('id', '=', saved))
+    if (row === undefined || row.status !== 'active' || payment.shopper_id === null || row.shopper_id !== payment.shopper_id) {
+      throw new KassaError('saved_method_missing', { param: 'payment_method.saved_method' })
+    }
+    return row
   }
 
   /**
@@ -288,15 +451,39 @@ export class PaymentService {
       return { status: 402, body: { error: { ...error.error, payment: paymentView(declined.next) } } }
     }
     if (result !== 'ok') throw new Error(`confirm transfer failed: ${result}`)
+    if (input.attempt !== undefined) {
+      await tx.run(queries(tx).insertAttempt, {
+        id: input.attempt.id,
+        merchant_id: payment.merchant_id,
+        payment_id: payment.id,
+        channel_id: input.channel,
+        amount: payment.amount,
+        currency: payment.currency,
+        status: 'creating',
+        provider_order_id: null,
+        next_action: null,
+        saved_method_id: input.attempt.saved_method_id,
+        failure_code: null,
+        failure_message: null,
+        late: 0,
+        transfer_id: null,
+        queries: 0,
+        // Picked up by the worker if the call after COMMIT never happens (the process stopped).
+        next_check_at: nowMs + 5_000,
+        version: 0,
+        created_at: nowMs,
+        updated_at: nowMs,
+      })
+    }
     await this.apply(tx, payment, { ...decided.value, transfers: [] }, nowMs)
     return { status: 200, body: paymentView(decided.value.next) }
   }
 
   /** Where a payment's money came from, for refunds: the channel says. */
   private fundingOf(payment: Payment): AccountRef {
-    if (payment.channel === null) throw new KassaError('payment_not_refundable')
-    const channel = findChannel(payment.channel)
-    if (channel === undefined) throw new Error(`payment ${payment.id} names an unknown channel ${payment.channel}`)
+    if (payment.payment_method_type === null) throw new KassaError('payment_not_refundable')
+    const channel = findChannel(payment.payment_method_type)
+    if (channel === undefined) throw new Error(`payment ${payment.id} names an unknown channel ${payment.payment_method_type}`)
     if (!channel.capabilities.refunds || channel.fundingAccount === undefined) {
       throw new KassaError('channel_capability_unsupported', { message: `${channel.kind} payments cannot be refunded through Kassa yet.` })
     }

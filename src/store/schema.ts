@@ -123,6 +123,13 @@ export interface RefundsTable {
   transfer_id: string | null
   metadata: string
   created_at: Int
+  /** Refunds through a counterpart: the attempt that took the money, and the counterpart's answer. */
+  attempt_id: string | null
+  provider_refund_id: string | null
+  failure_code: string | null
+  /** When to ask the counterpart again about a refund it has not confirmed; null when settled. */
+  next_check_at: Int | null
+  updated_at: Int | null
 }
 
 export interface TopUpsTable {
@@ -339,6 +346,10 @@ export interface Database {
   card_transactions: CardTransactionsTable
   terminals: TerminalsTable
   pos_requests: PosRequestsTable
+  channel_configs: ChannelConfigsTable
+  channel_attempts: ChannelAttemptsTable
+  saved_methods: SavedMethodsTable
+  channel_notifications: ChannelNotificationsTable
 }
 
 export type PaymentRow = Selectable<PaymentsTable>
@@ -385,3 +396,88 @@ export interface PosRequestsTable {
   created_at: Int
   updated_at: Int
 }
+
+export type ChannelState = 'enabled' | 'draining' | 'disabled'
+
+/** A checkout channel's live configuration: data, changed by operators and audited. */
+export interface ChannelConfigsTable {
+  /** `wallet_balance`, `card`, `cod`, or `<kind>.<provider>` such as `netbank.icbc-sim`. */
+  id: string
+  kind: string
+  provider: string | null
+  display_name: string
+  state: ChannelState
+  /** JSON array of merchant ids allowed; null: every merchant. */
+  merchants: string | null
+  /** JSON array of ISO 4217 codes. */
+  currencies: string
+  min_amount: Int | null
+  max_amount: Int | null
+  display_order: number
+  /** The MDR on this channel, in basis points; null: the merchant's own. */
+  fee_basis_points: number | null
+  version: Int
+  updated_at: Int
+}
+
+export type AttemptStatus = 'creating' | 'pending' | 'paid' | 'failed' | 'closed'
+
+/** One try at a counterpart to collect a payment; its id is the counterpart's order number. */
+export interface ChannelAttemptsTable {
+  id: string
+  merchant_id: string
+  payment_id: string
+  channel_id: string
+  amount: Int
+  currency: string
+  status: AttemptStatus
+  provider_order_id: string | null
+  /** JSON of the NextAction the shopper must take. */
+  next_action: string | null
+  saved_method_id: string | null
+  failure_code: string | null
+  failure_message: string | null
+  /** 1 when the money arrived after the payment had ended otherwise (canceled, paid another way). */
+  late: number
+  /** The ledger transfer that booked the money received, once paid. */
+  transfer_id: string | null
+  queries: number
+  /** When the counterpart is next asked (query, retried creation, close); null when settled. */
+  next_check_at: Int | null
+  version: Int
+  created_at: Int
+  updated_at: Int
+}
+
+/** A shopper's saved method on a channel (a quick-pay binding): kept when the channel goes away. */
+export interface SavedMethodsTable {
+  id: string
+  shopper_id: string
+  channel_id: string
+  kind: string
+  /** The counterpart's token (binding id), sealed with the master key. */
+  token_sealed: string
+  /** Keyed hash of the token, to find a binding again without unsealing every row. */
+  token_fingerprint: string
+  /** JSON: what the shopper sees (bank, masked account, holder). */
+  display: string
+  status: 'active' | 'detached'
+  created_at: Int
+  updated_at: Int
+}
+
+/** Every notification a counterpart sent, applied or not: refused ones are evidence. */
+export interface ChannelNotificationsTable {
+  id: string
+  channel_id: string
+  notification_id: string | null
+  order_no: string | null
+  merchant_id: string | null
+  outcome: 'applied' | 'duplicate' | 'rejected'
+  reason: string | null
+  created_at: Int
+}
+
+export type ChannelConfigRow = Selectable<ChannelConfigsTable>
+export type ChannelAttemptRow = Selectable<ChannelAttemptsTable>
+export type SavedMethodRow = Selectable<SavedMethodsTable>

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import type { Provider } from '../../src/channels/provider.js'
 import { loadConfig } from '../../src/config.js'
 import type { Clock } from '../../src/domain/clock.js'
 import { createKassa, type Kassa } from '../../src/kassa.js'
@@ -52,7 +53,13 @@ export type TestKassa = Kassa & { dispose(): Promise<void> }
 /** A whole Kassa on a fresh database, logging only errors, with a fixed master key. */
 export async function openTestKassa(
   dialect: DialectName,
-  options: { clock?: Clock; fetch?: typeof fetch; env?: Record<string, string> } = {},
+  options: {
+    clock?: Clock
+    fetch?: typeof fetch
+    env?: Record<string, string>
+    providers?: readonly Provider[]
+    counterpartTimings?: { queryAfterMs?: number; checkEveryMs?: number; orderTtlMs?: number }
+  } = {},
 ): Promise<TestKassa> {
   const store = freshStoreOptions(dialect)
   const config = loadConfig({ LOG_LEVEL: 'error', KASSA_DEMO: '0', ...options.env })
@@ -63,6 +70,8 @@ export async function openTestKassa(
     masterKey: masterKeyFrom(randomBytes(32).toString('base64')),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.providers === undefined ? {} : { providers: options.providers }),
+    ...(options.counterpartTimings === undefined ? {} : { counterpartTimings: options.counterpartTimings }),
   })
   return Object.assign(kassa, {
     async dispose() {

@@ -18,6 +18,8 @@ export const codChannel: Channel<CodMethod> = {
     funds_held_by: 'counterpart',
     currencies: 'any',
   },
+  collector: 'courier',
+  configId: () => 'cod',
   parseMethod() {
     return { ok: true, method: { type: 'cod' } }
   },

@@ -38,6 +38,8 @@ export const walletBalanceChannel: Channel<WalletBalanceMethod> = {
     }
     return { ok: true, method: { type: 'wallet_balance', shopper } }
   },
+  collector: 'ledger',
+  configId: () => 'wallet_balance',
   fundingAccount(payment, method) {
     if (method.shopper === undefined) throw new Error('a wallet method reaches fundingAccount with its shopper resolved')
     return { code: 'shopper_balance', owner_id: method.shopper, currency: payment.currency }

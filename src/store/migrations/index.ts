@@ -5,6 +5,7 @@ import * as delivery from './0002_delivery.js'
 import * as truncateGuard from './0003_truncate_guard.js'
 import * as acquiring from './0004_acquiring.js'
 import * as terminals from './0005_terminals.js'
+import * as channels from './0006_channels.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -15,6 +16,7 @@ const all: Record<string, DialectMigration> = {
   '0003_truncate_guard': truncateGuard,
   '0004_acquiring': acquiring,
   '0005_terminals': terminals,
+  '0006_channels': channels,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

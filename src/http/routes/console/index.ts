@@ -10,6 +10,7 @@ import { paymentView } from '../../../payments/view.js'
 import { createShopper, shopperBalances, shopperView, topUp } from '../../../shoppers/service.js'
 import { submitIdempotent } from '../../../store/idempotency.js'
 import { idempotentRequest, operatorOf, sendJson, sendStored, type AppDeps } from '../../app.js'
+import { consoleChannelRoutes } from './channels.js'
 import { consoleDeliveryRoutes } from './delivery.js'
 import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, listQuery } from '../../schemas.js'
 
@@ -19,6 +20,7 @@ import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, li
  */
 export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   await consoleDeliveryRoutes(app, deps)
+  await consoleChannelRoutes(app, deps)
   const actorOf = (request: Parameters<typeof operatorOf>[0]) => ({ type: 'operator' as const, id: operatorOf(request).id })
   const requireRole = (request: Parameters<typeof operatorOf>[0], roles: readonly string[]) => {
     const operator = operatorOf(request)

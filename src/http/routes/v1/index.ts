@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppDeps } from '../../app.js'
 import { merchantOf, sendJson } from '../../app.js'
+import { cardRoutes } from './cards.js'
 import { deliveryRoutes } from './deliveries.js'
 import { paymentRoutes } from './payments.js'
 import { refundRoutes } from './refunds.js'
@@ -10,6 +11,7 @@ import { webhookRoutes } from './webhooks.js'
 export async function v1Routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   await paymentRoutes(app, deps)
   await refundRoutes(app, deps)
+  await cardRoutes(app, deps)
   await webhookRoutes(app, deps)
   await deliveryRoutes(app, deps)
   app.get('/balance', { schema: { tags: ['balance'], summary: 'What Kassa owes you, per currency (captured, less fees and refunds)' } }, async (request, reply) => {

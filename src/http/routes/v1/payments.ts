@@ -5,13 +5,23 @@ import { paymentStatuses } from '../../../payments/state.js'
 import { getPayment, listPayments } from '../../../payments/reads.js'
 import { paymentView } from '../../../payments/view.js'
 import { idempotentRequest, merchantOf, sendJson, sendStored, type AppDeps } from '../../app.js'
+import { answerAfterConfirm, livePaymentView, offeredHere } from '../../payment-answers.js'
+import { paymentMethodsFor } from '../../../channels/directory.js'
 import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, listQuery, metadataSchema } from '../../schemas.js'
 
 const paymentMethodSchema = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['wallet_balance', 'cod'], description: 'The channel to pay with: the shop wallet, or pay on delivery.' },
+    type: {
+      type: 'string',
+      enum: ['wallet_balance', 'cod', 'netbank', 'quickpay', 'wallet', 'card'],
+      description: 'The channel kind: the shop wallet, pay on delivery, online banking, quick pay (a saved binding), a third-party wallet.',
+    },
+    bank: { type: 'string', maxLength: 40, description: 'netbank: the bank, e.g. icbc-sim (GET /v1/payments/{id}/payment_methods lists them).' },
+    provider: { type: 'string', maxLength: 40, description: 'wallet: the wallet provider, e.g. alipay-like.' },
+    saved_method: { ...idSchema('saved_method'), description: "quickpay: the shopper's saved binding (pm_…)." },
+    card: { ...idSchema('card'), description: 'card: a card in the vault (card_…), from POST /v1/cards or the hosted checkout.' },
     token: { type: 'string', maxLength: 64, description: "wallet_balance: the one-time token from the shopper's app (cpm_…); any merchant." },
     shopper: { ...idSchema('shopper'), description: 'wallet_balance, for the shop itself (self-operated merchants) only: the shopper whose balance pays.' },
   },
@@ -77,7 +87,7 @@ export async function paymentRoutes(app: FastifyInstance, deps: AppDeps): Promis
         },
         idempotentRequest(request),
       )
-      return sendStored(reply, stored)
+      return sendStored(reply, await answerAfterConfirm(deps, merchant.id, stored))
     },
   )
 
@@ -121,9 +131,43 @@ export async function paymentRoutes(app: FastifyInstance, deps: AppDeps): Promis
     '/payments/:id',
     { schema: { tags: ['payments'], summary: 'Retrieve a payment', params: idParams('payment') } },
     async (request, reply) => {
+      const view = await livePaymentView(deps, merchantOf(request).id, request.params.id)
+      if (view === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such payment: ${request.params.id}` })
+      return sendJson(reply, view)
+    },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    '/payments/:id/payment_methods',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: "What this payment can be paid with right now: enabled channels allowed for you, its currency and amount, and the shopper's saved methods on them",
+        params: idParams('payment'),
+      },
+    },
+    async (request, reply) => {
       const payment = await getPayment(deps.store.db, merchantOf(request).id, request.params.id)
       if (payment === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such payment: ${request.params.id}` })
-      return sendJson(reply, paymentView(payment))
+      const methods = await paymentMethodsFor(deps.store, payment, (config) => offeredHere(deps, config))
+      return sendJson(reply, methods)
+    },
+  )
+
+  app.post<{ Params: { id: string }; Body: { sms_code: string } }>(
+    '/payments/:id/sms_code',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Quick pay: confirm the payment with the SMS code the bank sent the shopper',
+        params: idParams('payment'),
+        body: { type: 'object', additionalProperties: false, required: ['sms_code'], properties: { sms_code: { type: 'string', pattern: '^[0-9]{4,8}$' } } },
+      },
+    },
+    async (request, reply) => {
+      const merchant = merchantOf(request)
+      await deps.counterparts.confirmSmsCode(merchant.id, request.params.id, request.body.sms_code)
+      return sendJson(reply, await livePaymentView(deps, merchant.id, request.params.id))
     },
   )
 
@@ -139,8 +183,9 @@ export async function paymentRoutes(app: FastifyInstance, deps: AppDeps): Promis
       },
     },
     async (request, reply) => {
-      const stored = await deps.payments.confirm(merchantOf(request), request.params.id, request.body.payment_method, idempotentRequest(request))
-      return sendStored(reply, stored)
+      const merchant = merchantOf(request)
+      const stored = await deps.payments.confirm(merchant, request.params.id, request.body.payment_method, idempotentRequest(request))
+      return sendStored(reply, await answerAfterConfirm(deps, merchant.id, stored))
     },
   )
 

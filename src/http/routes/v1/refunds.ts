@@ -2,8 +2,20 @@ import type { FastifyInstance } from 'fastify'
 import { KassaError } from '../../../domain/errors.js'
 import { getRefund, listRefunds } from '../../../payments/reads.js'
 import { refundView } from '../../../payments/view.js'
+import { toJson } from '../../../domain/json.js'
+import type { StoredResponse } from '../../../store/idempotency.js'
 import { idempotentRequest, merchantOf, sendJson, sendStored, type AppDeps } from '../../app.js'
 import { amountSchema, idempotencyHeader, idParams, idSchema, listQuery, metadataSchema } from '../../schemas.js'
+
+/** A refund through a counterpart answers `pending` from its transaction; it is sent now, and answered as it stands after. */
+async function sendPendingRefund(deps: AppDeps, merchantId: string, stored: StoredResponse): Promise<StoredResponse> {
+  if (stored.status !== 200 || !stored.body.includes('"status":"pending"')) return stored
+  const id = /"id":"(rfd_[0-9a-z]+)"/.exec(stored.body)?.[1]
+  if (id === undefined) return stored
+  await deps.counterparts.sendRefund(id)
+  const refund = await getRefund(deps.store.db, merchantId, id)
+  return refund === undefined ? stored : { ...stored, body: toJson(refundView(refund)) }
+}
 
 export async function refundRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.post<{ Body: { payment: string; amount?: number; reason?: string; metadata?: Record<string, string> } }>(
@@ -33,7 +45,7 @@ export async function refundRoutes(app: FastifyInstance, deps: AppDeps): Promise
         { payment_id: body.payment, amount: body.amount === undefined ? undefined : BigInt(body.amount), reason: body.reason ?? null, metadata: body.metadata ?? {} },
         idempotentRequest(request),
       )
-      return sendStored(reply, stored)
+      return sendStored(reply, await sendPendingRefund(deps, merchantOf(request).id, stored))
     },
   )
 

@@ -1,0 +1,226 @@
+import type { Logger } from 'pino'
+import type { Acquirer, CardOutcome } from '../acquiring/acquirer.js'
+import { luhnValid, maskPan } from '../acquiring/iso8583/index.js'
+import { revealCard, vaultCard } from '../acquiring/vault.js'
+import type { Clock } from '../domain/clock.js'
+import { KassaError } from '../domain/errors.js'
+import { newId } from '../domain/ids.js'
+import { toJson } from '../domain/json.js'
+import { recordEvent } from '../events/outbox.js'
+import type { MasterKey } from '../security/secrets.js'
+import type { ChannelAttemptRow } from '../store/schema.js'
+import type { Store } from '../store/store.js'
+import type { Tx } from '../store/writer.js'
+import { submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
+import { feeFor, moved } from './decide.js'
+import type { MerchantContext, PaymentService } from './service.js'
+import { paymentView, refundView, type RefundRecord } from './view.js'
+
+export type CardPaymentsOptions = {
+  readonly store: Store
+  readonly clock: Clock
+  readonly payments: PaymentService
+  readonly acquirer: Acquirer
+  readonly masterKey: MasterKey
+  readonly logger: Logger
+  readonly notifyCommitted?: () => void
+}
+
+/** Field 41 for e-commerce: the online "terminal" of every merchant. */
+export const ecommerceTerminalId = 'KASSAWEB'
+
+/** What the shopper is told when the card network gave no usable answer (nothing was charged). */
+const networkTrouble: Readonly<Record<string, { code: string; message: string }>> = {
+  reversed: { code: 'card_network_timeout', message: 'The card network did not answer in time; the request was reversed and nothing was charged. Try again.' },
+  reversal_pending: { code: 'card_network_timeout', message: 'The card network did not answer in time; Kassa is reversing the request, nothing will be charged. Try again.' },
+  not_sent: { code: 'card_network_unavailable', message: 'The card network cannot be reached right now; nothing was charged. Try again later.' },
+}
+
+export type TokenizeInput = { readonly number: string; readonly exp_month: number; readonly exp_year: number }
+
+/**
+ * Card payments of the checkout: tokenized into the vault at once, then sent by Kassa's own
+ * acquirer (sale, or authorization captured later by advice). The acquirer writes each card
+ * transaction and its ledger transfer in one transaction (src/acquiring/acquirer.ts); this moves
+ * the payment to match, so the payment never posts a second time what the acquirer posted.
+ */
+export class CardPayments {
+  constructor(private readonly options: CardPaymentsOptions) {}
+
+  private now(): number {
+    return this.options.clock.now()
+  }
+
+  /** A card number typed by a shopper (or sent by a certified merchant) becomes a `card_…` id. */
+  async tokenize(merchantId: string, input: TokenizeInput) {
+    const pan = input.number.replace(/[ -]/g, '')
+    if (!/^[0-9]{12,19}$/.test(pan) || !luhnValid(pan)) throw new KassaError('parameter_invalid', { param: 'number', message: 'The card number is not valid.' })
+    if (!Number.isInteger(input.exp_month) || input.exp_month < 1 || input.exp_month > 12) throw new KassaError('parameter_invalid', { param: 'exp_month', message: 'exp_month is 1 to 12.' })
+    if (!Number.isInteger(input.exp_year) || input.exp_year < 2000 || input.exp_year > 2099) throw new KassaError('parameter_invalid', { param: 'exp_year', message: 'exp_year is four digits, e.g. 2029.' })
+    const expiry = `${String(input.exp_year % 100).padStart(2, '0')}${String(input.exp_month).padStart(2, '0')}`
+    const card = await this.options.store.writer.submit((tx) => vaultCard(tx, this.options.masterKey, merchantId, { pan, expiry }, 'pan', this.now()))
+    return { id: card.id, object: 'card' as const, masked: maskPan(pan), last4: card.last4, exp_month: input.exp_month, exp_year: input.exp_year }
+  }
+
+  async requireVaultedCard(tx: Tx, merchantId: string, cardId: string): Promise<void> {
+    const [row] = await tx.execute(tx.builder.selectFrom('vault_cards').select(['id', 'merchant_id']).where('id', '=', cardId))
+    // Another merchant's card is as missing as one never vaulted.
+    if (row === undefined || row.merchant_id !== merchantId) throw new KassaError('parameter_invalid', { param: 'payment_method.card', message: `No such card: ${cardId}` })
+  }
+
+  /** Sends the attempt's sale or authorization to the scheme and moves the payment to its outcome. */
+  async start(attempt: ChannelAttemptRow): Promise<void> {
+    if (attempt.status !== 'creating' || attempt.saved_method_id === null) return
+    // An earlier try (a crash after sending) is found by its reference, never sent twice.
+    const earlier = await this.options.store.db.selectFrom('card_transactions').selectAll().where('reference_id', '=', attempt.id).executeTakeFirst()
+    const payment = await this.options.store.db.selectFrom('payments').selectAll().where('id', '=', attempt.payment_id).executeTakeFirstOrThrow()
+    const fee = await this.feeOf(attempt.merchant_id)
+    let outcome: CardOutcome
+    if (earlier !== undefined) {
+      if (earlier.status === 'pending') return
+      outcome = earlier.status === 'approved' ? { outcome: 'approved', transaction: earlier } : earlier.status === 'declined' ? { outcome: 'declined', transaction: earlier, reason: 'declined', response_code: earlier.response_code ?? '05' } : { outcome: earlier.status, transaction: earlier }
+    } else {
+      const card = await this.options.store.writer.submit((tx) => revealCard(tx, this.options.masterKey, attempt.saved_method_id ?? ''))
+      outcome = await this.options.acquirer.acquire({
+        merchant_id: attempt.merchant_id,
+        fee_basis_points: fee,
+        terminal_id: ecommerceTerminalId,
+        kind: payment.capture_method === 'manual' ? 'authorization' : 'sale',
+        amount: attempt.amount,
+        currency: attempt.currency as never,
+        card: { pan: card.pan, expiry: card.expiry, entry_mode: '012' },
+        reference_id: attempt.id,
+      })
+    }
+    await this.options.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const current = await this.options.payments.loadForUpdate(tx, attempt.merchant_id, attempt.payment_id)
+      const [fresh] = await tx.execute(tx.builder.selectFrom('channel_attempts').selectAll().where('id', '=', attempt.id))
+      if (fresh === undefined || fresh.status !== 'creating' || current.status !== 'processing') return
+      const cardTx = outcome.transaction
+      if (outcome.outcome === 'approved') {
+        const manual = cardTx.kind === 'authorization'
+        const next = manual
+          ? moved(current, 'requires_capture', { amount_capturable: current.amount, hold_transfer_id: cardTx.transfer_id }, nowMs)
+          : moved(current, 'succeeded', { amount_received: current.amount, fee_amount: feeFor(current.amount, fee) }, nowMs)
+        await this.options.payments.applyDecision(tx, current, { next, transfers: [], events: [manual ? 'payment.requires_capture' : 'payment.succeeded'] }, nowMs)
+        await this.setAttempt(tx, fresh, { status: 'paid', provider_order_id: cardTx.id, transfer_id: cardTx.transfer_id })
+        return
+      }
+      const trouble = outcome.outcome === 'declined' ? { code: `card_${outcome.reason}`, message: `The card was declined (${outcome.reason.replace(/_/g, ' ')}).` } : networkTrouble[outcome.outcome]
+      if (trouble === undefined) throw new Error(`card outcome ${outcome.outcome} has no meaning for a payment`)
+      const next = moved(current, 'requires_payment_method', { last_error_code: trouble.code, last_error_message: trouble.message }, nowMs)
+      await this.options.payments.applyDecision(tx, current, { next, transfers: [], events: ['payment.payment_failed'] }, nowMs)
+      await this.setAttempt(tx, fresh, { status: 'failed', provider_order_id: cardTx.id, failure_code: trouble.code, failure_message: trouble.message })
+    })
+  }
+
+  /**
+   * Captures a card authorization by advice (0220). The acquirer refuses a second capture of the
+   * same authorization, so a retried request can only replay the first answer.
+   */
+  async capture(merchant: MerchantContext, paymentId: string, amount: bigint | undefined, request: IdempotentRequest): Promise<StoredResponse> {
+    const attempt = await this.paidAttempt(paymentId, merchant.id)
+    let captured: CardOutcome | undefined
+    if (attempt !== undefined) {
+      try {
+        captured = await this.options.acquirer.capture(merchant.id, attempt.provider_order_id ?? '', amount, merchant.fee_basis_points)
+      } catch (error) {
+        // Already captured (a retry): the stored answer of the first request is replayed below.
+        if (!(error instanceof KassaError) || error.code !== 'payment_not_capturable') throw error
+      }
+    }
+    return submitIdempotent(this.options.store.writer, this.options.clock, request, async (tx, nowMs) => {
+      const payment = await this.options.payments.loadForUpdate(tx, merchant.id, paymentId)
+      if (payment.status !== 'requires_capture' || captured === undefined || attempt === undefined) throw new KassaError('payment_not_capturable')
+      if (captured.outcome !== 'approved') {
+        throw new KassaError('counterpart_declined', { message: `The scheme did not accept the capture (${captured.outcome}); the authorization stands.` })
+      }
+      const received = captured.transaction.amount
+      const next = moved(payment, 'succeeded', { amount_capturable: 0n, amount_received: received, fee_amount: feeFor(received, merchant.fee_basis_points) }, nowMs)
+      await this.options.payments.applyDecision(tx, payment, { next, transfers: [], events: ['payment.succeeded'] }, nowMs)
+      await tx.execute(tx.builder.updateTable('channel_attempts').set({ provider_order_id: captured.transaction.id, updated_at: nowMs }).where('id', '=', attempt.id))
+      return { status: 200, body: paymentView(next) }
+    })
+  }
+
+  /**
+   * Refunds a card payment (0200, processing code 20): the refund is recorded and its amount
+   * reserved first (idempotently), then sent once, then settled with the scheme's answer.
+   */
+  async refund(
+    merchant: MerchantContext,
+    input: { payment_id: string; amount: bigint | undefined; reason: string | null; metadata: Readonly<Record<string, string>> },
+    request: IdempotentRequest,
+  ): Promise<StoredResponse> {
+    const refundId = newId('refund', this.now())
+    const stored = await submitIdempotent(this.options.store.writer, this.options.clock, request, async (tx, nowMs) => {
+      const payment = await this.options.payments.loadForUpdate(tx, merchant.id, input.payment_id)
+      if (payment.status !== 'succeeded' || payment.amount_received === 0n) throw new KassaError('payment_not_refundable')
+      const refundable = payment.amount_received - payment.amount_refunded
+      const amount = input.amount ?? refundable
+      if (refundable === 0n || amount > refundable || amount <= 0n) throw new KassaError('refund_exceeds_captured', { param: 'amount', message: `At most ${refundable} can still be refunded on this payment.` })
+      const [attempt] = await tx.execute(tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', payment.id).where('status', '=', 'paid'))
+      if (attempt === undefined) throw new KassaError('payment_not_refundable')
+      await this.options.payments.writePayment(tx, payment, { ...payment, amount_refunded: payment.amount_refunded + amount, version: payment.version + 1n, updated_at: BigInt(nowMs) })
+      const refund: RefundRecord = { id: refundId, merchant_id: merchant.id, payment_id: payment.id, amount, currency: payment.currency, status: 'pending', reason: input.reason, metadata: JSON.stringify(input.metadata), created_at: BigInt(nowMs) }
+      await tx.execute(tx.builder.insertInto('refunds').values({ ...refund, transfer_id: null, attempt_id: attempt.id, provider_refund_id: null, failure_code: null, next_check_at: null, updated_at: nowMs }))
+      return { status: 200, body: refundView(refund) }
+    })
+    const id = /"id":"(rfd_[0-9a-z]+)"/.exec(stored.body)?.[1]
+    if (stored.status === 200 && id !== undefined) await this.sendRefund(merchant.id, id)
+    const row = id === undefined ? undefined : await this.options.store.db.selectFrom('refunds').selectAll().where('id', '=', id).executeTakeFirst()
+    return row === undefined ? stored : { ...stored, body: toJson(refundView(row)) }
+  }
+
+  private async sendRefund(merchantId: string, refundId: string): Promise<void> {
+    // Claimed by one caller only: a card refund is not idempotent at the scheme, so it is sent at most once.
+    const claimed = await this.options.store.writer.submit(async (tx) => {
+      const [refund] = await tx.execute(tx.builder.updateTable('refunds').set({ provider_refund_id: 'sending', updated_at: this.now() }).where('id', '=', refundId).where('status', '=', 'pending').where('provider_refund_id', 'is', null).returningAll())
+      return refund
+    })
+    if (claimed === undefined || claimed.attempt_id === null) return
+    const attempt = await this.options.store.db.selectFrom('channel_attempts').selectAll().where('id', '=', claimed.attempt_id).executeTakeFirstOrThrow()
+    let outcome: CardOutcome | KassaError
+    try {
+      outcome = await this.options.acquirer.refund(merchantId, attempt.provider_order_id ?? '', claimed.amount)
+    } catch (error) {
+      if (!(error instanceof KassaError)) throw error
+      outcome = error
+    }
+    await this.options.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const approved = !(outcome instanceof KassaError) && outcome.outcome === 'approved'
+      const status = approved ? 'succeeded' : 'failed'
+      const code = outcome instanceof KassaError ? outcome.code : outcome.outcome
+      await tx.execute(
+        tx.builder
+          .updateTable('refunds')
+          .set({ status, provider_refund_id: outcome instanceof KassaError ? null : outcome.transaction.id, failure_code: approved ? null : code, updated_at: nowMs })
+          .where('id', '=', claimed.id),
+      )
+      const payment = await this.options.payments.loadForUpdate(tx, merchantId, claimed.payment_id)
+      const view = refundView({ ...claimed, status })
+      await recordEvent(tx, { merchant_id: merchantId, type: `refund.${status}`, object_id: claimed.id, data: view }, nowMs, this.options.notifyCommitted)
+      if (approved) {
+        await this.options.payments.recordEvent(tx, payment, 'payment.refunded', nowMs)
+        return
+      }
+      this.options.logger.warn({ refund: claimed.id, code }, 'card refund refused')
+      await this.options.payments.writePayment(tx, payment, { ...payment, amount_refunded: payment.amount_refunded - claimed.amount, version: payment.version + 1n, updated_at: BigInt(nowMs) })
+    })
+  }
+
+  private async paidAttempt(paymentId: string, merchantId: string): Promise<ChannelAttemptRow | undefined> {
+    return this.options.store.db.selectFrom('channel_attempts').selectAll().where('payment_id', '=', paymentId).where('merchant_id', '=', merchantId).where('channel_id', '=', 'card').where('status', '=', 'paid').executeTakeFirst()
+  }
+
+  private async feeOf(merchantId: string): Promise<number> {
+    const row = await this.options.store.db.selectFrom('merchants').select('fee_basis_points').where('id', '=', merchantId).executeTakeFirstOrThrow()
+    return Number(row.fee_basis_points)
+  }
+
+  private async setAttempt(tx: Tx, attempt: ChannelAttemptRow, changes: { status: 'paid' | 'failed'; provider_order_id: string; transfer_id?: string | null; failure_code?: string; failure_message?: string }): Promise<void> {
+    await tx.execute(tx.builder.updateTable('channel_attempts').set({ ...changes, next_check_at: null, version: attempt.version + 1n, updated_at: this.now() }).where('id', '=', attempt.id).where('version', '=', attempt.version))
+  }
+}

@@ -1,0 +1,638 @@
+import { createHmac } from 'node:crypto'
+import type { Logger } from 'pino'
+import { assertAttemptMove, judgeReport } from '../channels/attempt.js'
+import { isQuickpayProvider, type CreatedOrder, type Provider, type ProviderOrderReport, type ProviderResult, type RawNotification } from '../channels/provider.js'
+import type { Clock } from '../domain/clock.js'
+import { KassaError } from '../domain/errors.js'
+import { newId } from '../domain/ids.js'
+import { recordEvent } from '../events/outbox.js'
+import { accountId } from '../ledger/accounts.js'
+import { ensureAccount, postTransfer } from '../ledger/journal.js'
+import type { TransferRequest } from '../ledger/transfer.js'
+import { unseal, type MasterKey } from '../security/secrets.js'
+import type { Updateable } from 'kysely'
+import type { ChannelAttemptRow, ChannelAttemptsTable, RefundRow } from '../store/schema.js'
+import type { Store } from '../store/store.js'
+import type { Tx } from '../store/writer.js'
+import {
+  decideCounterpartCanceled,
+  decideCounterpartFailed,
+  decideCounterpartPaid,
+  decideRefundRefused,
+  lateFundsTransfer,
+  type Payment,
+} from './decide.js'
+import type { CardPayments } from './card.js'
+import type { PaymentService } from './service.js'
+import { refundView, type RefundRecord } from './view.js'
+
+export type CounterpartOptions = {
+  readonly store: Store
+  readonly clock: Clock
+  readonly payments: PaymentService
+  readonly masterKey: MasterKey
+  readonly logger: Logger
+  /** Where counterparts reach Kassa (notifications) and send shoppers back to; known once listening. */
+  readonly publicUrl: () => string
+  readonly notifyCommitted?: () => void
+  /** How long after creation Kassa first asks a counterpart about an order no notification settled. */
+  readonly queryAfterMs?: number
+  /** An unpaid order is closed at the counterpart this long after creation. */
+  readonly orderTtlMs?: number
+  /** How often the worker looks for due checks. */
+  readonly checkEveryMs?: number
+}
+
+export type Acknowledgement = { readonly status: number; readonly body: string; readonly content_type: string }
+
+type Applied = 'applied' | 'duplicate' | 'rejected'
+
+const unknownAttemptsMax = 8
+
+/** Checkout links: an HMAC of the payment id under the master key, so a link opens only its payment. */
+export function checkoutToken(masterKey: MasterKey, paymentId: string): string {
+  return createHmac('sha256', masterKey.key).update(`checkout:${paymentId}`).digest('base64url').slice(0, 32)
+}
+
+/**
+ * Payments whose money a counterpart collects (netbank, quick pay, third-party wallets): the
+ * attempt at the counterpart, its answer, its notification, its query, its refunds.
+ *
+ * Every counterpart call is made outside a transaction and is idempotent there by Kassa's own
+ * numbers (attempt id, refund id); every answer, from whichever path (the call's reply, the signed
+ * notification, the shopper's return, the query), is applied through `applyReport`, which judges it
+ * against the attempt's state table, so duplicates and stale reports change nothing. Money lands in
+ * the ledger only when the counterpart says paid: the counterpart then owes Kassa the amount.
+ */
+export class CounterpartPayments {
+  private readonly providers = new Map<string, Provider>()
+  private readonly queryAfterMs: number
+  private readonly orderTtlMs: number
+  private readonly checkEveryMs: number
+  private cards: CardPayments | undefined
+  private timer: NodeJS.Timeout | undefined
+  private checking: Promise<void> | undefined
+
+  constructor(private readonly options: CounterpartOptions) {
+    this.queryAfterMs = options.queryAfterMs ?? 15_000
+    this.orderTtlMs = options.orderTtlMs ?? 30 * 60_000
+    this.checkEveryMs = options.checkEveryMs ?? 2_000
+  }
+
+  /** Card attempts are sent by the acquirer (src/payments/card.ts) instead of a provider. */
+  attachCards(cards: CardPayments): void {
+    this.cards = cards
+  }
+
+  /** Registers a counterpart as the provider of one channel (`netbank.icbc-sim`). */
+  register(channelId: string, provider: Provider): void {
+    this.providers.set(channelId, provider)
+  }
+
+  provider(channelId: string): Provider | undefined {
+    return this.providers.get(channelId)
+  }
+
+  channelIds(): string[] {
+    return [...this.providers.keys()]
+  }
+
+  private get store() {
+    return this.options.store
+  }
+
+  private now(): number {
+    return this.options.clock.now()
+  }
+
+  private requireProvider(channelId: string): Provider {
+    const provider = this.providers.get(channelId)
+    if (provider === undefined) throw new Error(`no provider is registered for channel ${channelId}`)
+    return provider
+  }
+
+  checkoutUrl(paymentId: string): string {
+    return `${this.options.publicUrl()}/pay/${paymentId}?t=${checkoutToken(this.options.masterKey, paymentId)}`
+  }
+
+  private returnUrl(attempt: ChannelAttemptRow): string {
+    return `${this.options.publicUrl()}/pay/${attempt.payment_id}/return?t=${checkoutToken(this.options.masterKey, attempt.payment_id)}&attempt=${attempt.id}`
+  }
+
+  private notifyUrl(channelId: string): string {
+    return `${this.options.publicUrl()}/hooks/channels/${channelId}`
+  }
+
+  async attempt(id: string): Promise<ChannelAttemptRow | undefined> {
+    return this.store.db.selectFrom('channel_attempts').selectAll().where('id', '=', id).executeTakeFirst()
+  }
+
+  async latestAttempt(paymentId: string): Promise<ChannelAttemptRow | undefined> {
+    return this.store.db.selectFrom('channel_attempts').selectAll().where('payment_id', '=', paymentId).orderBy('id', 'desc').limit(1).executeTakeFirst()
+  }
+
+  // ——— creating the order at the counterpart ———
+
+  /** Asks the counterpart to create the attempt's order, if it is still waiting for that. */
+  async start(attemptId: string): Promise<void> {
+    const attempt = await this.attempt(attemptId)
+    if (attempt === undefined || attempt.status !== 'creating') return
+    if (attempt.channel_id === 'card') return this.cards?.start(attempt)
+    const provider = this.requireProvider(attempt.channel_id)
+    const payment = await this.store.db.selectFrom('payments').select(['order_reference', 'description']).where('id', '=', attempt.payment_id).executeTakeFirstOrThrow()
+    const order = {
+      order_no: attempt.id,
+      amount: attempt.amount,
+      currency: attempt.currency as never,
+      subject: (payment.description ?? `Order ${payment.order_reference}`).slice(0, 120),
+      return_url: this.returnUrl(attempt),
+      notify_url: this.notifyUrl(attempt.channel_id),
+    }
+    let result: ProviderResult<CreatedOrder>
+    if (isQuickpayProvider(provider)) {
+      const binding = await this.bindingToken(attempt.saved_method_id)
+      result = await provider.startPayment({ ...order, binding_id: binding })
+    } else {
+      result = await provider.createOrder(order)
+    }
+    await this.applyCreation(attempt.id, result)
+  }
+
+  private async bindingToken(savedMethodId: string | null): Promise<string> {
+    if (savedMethodId === null) throw new Error('a quick-pay attempt without its saved method')
+    const row = await this.store.db.selectFrom('saved_methods').select('token_sealed').where('id', '=', savedMethodId).executeTakeFirstOrThrow()
+    return unseal(this.options.masterKey, row.token_sealed)
+  }
+
+  private async applyCreation(attemptId: string, result: ProviderResult<CreatedOrder>): Promise<void> {
+    await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const attempt = await this.loadAttempt(tx, attemptId)
+      if (attempt.status !== 'creating') return
+      if (result.outcome === 'ok') {
+        await this.updateAttempt(tx, attempt, {
+          status: 'pending',
+          provider_order_id: result.provider_order_id,
+          next_action: JSON.stringify(result.next_action),
+          next_check_at: nowMs + this.queryAfterMs,
+        })
+        return
+      }
+      if (result.outcome === 'rejected') {
+        await this.failAttempt(tx, attempt, 'failed', `counterpart_${result.code}`, result.message, nowMs)
+        return
+      }
+      // No answer: ask again (the same order number, so at most one order exists there).
+      const tries = Number(attempt.queries) + 1
+      if (tries >= unknownAttemptsMax) {
+        await this.failAttempt(tx, attempt, 'failed', 'counterpart_unavailable', `The counterpart did not answer: ${result.message}`, nowMs)
+        return
+      }
+      await this.updateAttempt(tx, attempt, { queries: tries, next_check_at: nowMs + backoff(tries) })
+    })
+  }
+
+  // ——— reports: notifications, returns, queries, SMS confirmations ———
+
+  /** A notification as received on `/hooks/channels/{channel}`: verified, judged, applied, answered. */
+  async notification(channelId: string, raw: RawNotification): Promise<Acknowledgement> {
+    const provider = this.providers.get(channelId)
+    if (provider === undefined) return { status: 404, body: 'unknown channel', content_type: 'text/plain' }
+    const verified = provider.verifyNotification(raw)
+    if (!verified.ok) {
+      this.options.logger.warn({ channel: channelId, reason: verified.reason, detail: verified.message }, 'counterpart notification refused')
+      await this.recordNotification(channelId, null, null, null, 'rejected', verified.reason)
+      return verified.nack
+    }
+    const report = verified.report
+    const attempt = await this.attempt(report.order_no)
+    if (attempt === undefined || attempt.channel_id !== channelId) {
+      this.options.logger.warn({ channel: channelId, order_no: report.order_no }, 'counterpart notification for an order Kassa never created')
+      await this.recordNotification(channelId, verified.notification_id, report.order_no, null, 'rejected', 'unknown_order')
+      return { status: 400, body: 'unknown order', content_type: 'text/plain' }
+    }
+    const applied = await this.applyReport(attempt.id, report)
+    await this.recordNotification(channelId, verified.notification_id, report.order_no, attempt.merchant_id, applied.outcome, applied.reason)
+    if (applied.outcome === 'rejected') {
+      this.options.logger.warn({ channel: channelId, order_no: report.order_no, reason: applied.reason }, 'counterpart notification refused')
+      return { status: 400, body: 'refused', content_type: 'text/plain' }
+    }
+    await this.afterApplied(applied)
+    return verified.ack
+  }
+
+  /** The shopper's browser back from the counterpart: a signed report if it carries one, else a query. */
+  async returned(attemptId: string, query: Readonly<Record<string, string>>): Promise<void> {
+    const attempt = await this.attempt(attemptId)
+    if (attempt === undefined) return
+    const provider = this.requireProvider(attempt.channel_id)
+    const report = provider.verifyReturn(query)
+    if (report !== undefined && report.order_no === attempt.id) {
+      await this.afterApplied(await this.applyReport(attempt.id, report))
+      return
+    }
+    await this.check(attempt.id)
+  }
+
+  /** Asks the counterpart about an attempt now, and applies what it says. */
+  async check(attemptId: string): Promise<void> {
+    const attempt = await this.attempt(attemptId)
+    if (attempt === undefined) return
+    if (attempt.status === 'creating') return this.start(attempt.id)
+    if (attempt.status !== 'pending') return
+    const provider = this.requireProvider(attempt.channel_id)
+    const expired = this.now() >= Number(attempt.created_at) + this.orderTtlMs
+    const answer = expired ? await this.closeAtCounterpart(provider, attempt.id) : await provider.queryOrder(attempt.id)
+    if (answer.outcome === 'ok' && answer.report !== null) {
+      await this.afterApplied(await this.applyReport(attempt.id, answer.report))
+      return
+    }
+    await this.store.writer.submit(async (tx) => {
+      const fresh = await this.loadAttempt(tx, attempt.id)
+      if (fresh.status !== 'pending') return
+      const tries = Number(fresh.queries) + 1
+      const nowMs = this.now()
+      if (answer.outcome === 'rejected' && answer.code === 'order_not_found') {
+        await this.failAttempt(tx, fresh, 'failed', 'counterpart_order_missing', 'The counterpart has no such order.', nowMs)
+        return
+      }
+      await this.updateAttempt(tx, fresh, { queries: tries, next_check_at: nowMs + backoff(tries) })
+    })
+  }
+
+  private async closeAtCounterpart(provider: Provider, orderNo: string): Promise<ProviderResult<{ report: ProviderOrderReport | null }>> {
+    const closed = await provider.closeOrder(orderNo)
+    if (closed.outcome === 'rejected' && closed.code === 'order_paid') return provider.queryOrder(orderNo)
+    if (closed.outcome === 'ok' && closed.report === null) return provider.queryOrder(orderNo)
+    return closed
+  }
+
+  /** Quick pay: the SMS code the shopper typed for the attempt waiting for one. */
+  async confirmSmsCode(merchantId: string, paymentId: string, smsCode: string): Promise<void> {
+    const attempt = await this.latestAttempt(paymentId)
+    if (attempt === undefined || attempt.merchant_id !== merchantId || attempt.status !== 'pending') throw new KassaError('payment_not_awaiting_sms_code')
+    const provider = this.requireProvider(attempt.channel_id)
+    if (!isQuickpayProvider(provider)) throw new KassaError('payment_not_awaiting_sms_code')
+    const answer = await provider.confirmPayment({ order_no: attempt.id, sms_code: smsCode })
+    if (answer.outcome === 'ok') {
+      await this.afterApplied(await this.applyReport(attempt.id, answer.report))
+      return
+    }
+    if (answer.outcome === 'rejected') {
+      if (answer.code === 'sms_code_wrong' || answer.code === 'sms_code_expired') {
+        throw new KassaError('sms_code_invalid', { param: 'sms_code', message: answer.message })
+      }
+      // Anything else ended the bank's payment; the query tells how.
+      await this.check(attempt.id)
+      return
+    }
+    throw new KassaError('counterpart_unavailable')
+  }
+
+  /**
+   * Applies a verified report to its attempt and, when the attempt is its payment's current one
+   * and the payment still waits, to the payment — in one transaction with the ledger transfer.
+   */
+  async applyReport(attemptId: string, report: ProviderOrderReport): Promise<{ outcome: Applied; reason: string | null; refundId: string | null }> {
+    const transferId = newId('transfer', this.now())
+    const refundId = newId('refund', this.now())
+    const refundTransferId = newId('transfer', this.now())
+    return this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const attempt = await this.loadAttempt(tx, attemptId)
+      const verdict = judgeReport({ status: attempt.status, amount: attempt.amount, currency: attempt.currency }, report)
+      if (verdict.verdict === 'refuse') return { outcome: 'rejected' as const, reason: verdict.reason, refundId: null }
+      if (verdict.verdict === 'same') return { outcome: 'duplicate' as const, reason: null, refundId: null }
+      const payment = await this.options.payments.loadForUpdate(tx, attempt.merchant_id, attempt.payment_id)
+      const current = payment.status === 'processing' && (await this.isLatest(tx, attempt))
+      const provider_order_id = report.provider_order_id ?? attempt.provider_order_id
+      if (verdict.to === 'pending') {
+        await this.updateAttempt(tx, attempt, { status: 'pending', provider_order_id })
+        return { outcome: 'applied' as const, reason: null, refundId: null }
+      }
+      if (verdict.to === 'failed' || verdict.to === 'closed') {
+        const code = verdict.to === 'closed' ? 'counterpart_order_closed' : `counterpart_${report.failure_reason ?? 'declined'}`
+        await this.failAttempt(tx, { ...attempt, provider_order_id }, verdict.to, code, describeFailure(report), nowMs, current ? payment : undefined)
+        return { outcome: 'applied' as const, reason: null, refundId: null }
+      }
+      // Paid.
+      if (current) {
+        const config = await this.options.payments.channelConfig(tx, attempt.channel_id)
+        const fee = config?.fee_basis_points ?? (await this.options.payments.merchantFee(tx, payment.merchant_id))
+        const decision = decideCounterpartPaid(payment, { channel_id: attempt.channel_id, fee_basis_points: fee, transfer_id: transferId }, nowMs)
+        await this.ensureCounterpartAccounts(tx, payment, attempt.channel_id)
+        await this.options.payments.applyDecision(tx, payment, decision, nowMs)
+        await this.updateAttempt(tx, attempt, { status: 'paid', provider_order_id, transfer_id: transferId, next_check_at: null })
+        return { outcome: 'applied' as const, reason: null, refundId: null }
+      }
+      // Paid after the payment ended another way: owed back to the payer, returned by a refund.
+      await this.ensureCounterpartAccounts(tx, payment, attempt.channel_id)
+      await post(tx, lateFundsTransfer(payment, attempt.channel_id, attempt.amount, transferId), nowMs)
+      await this.updateAttempt(tx, attempt, { status: 'paid', provider_order_id, transfer_id: transferId, late: 1, next_check_at: null })
+      await post(tx, lateRefundHold(payment, attempt, refundTransferId), nowMs)
+      await tx.execute(
+        tx.builder.insertInto('refunds').values({
+          id: refundId,
+          merchant_id: payment.merchant_id,
+          payment_id: payment.id,
+          amount: attempt.amount,
+          currency: attempt.currency,
+          status: 'pending',
+          reason: 'late_funds',
+          transfer_id: refundTransferId,
+          metadata: JSON.stringify({ attempt: attempt.id }),
+          created_at: nowMs,
+          attempt_id: attempt.id,
+          provider_refund_id: null,
+          failure_code: null,
+          next_check_at: nowMs + this.queryAfterMs,
+          updated_at: nowMs,
+        }),
+      )
+      this.options.logger.warn({ payment: payment.id, attempt: attempt.id, status: payment.status }, 'money arrived after the payment ended: returning it to the payer')
+      await recordEvent(
+        tx,
+        { merchant_id: payment.merchant_id, type: 'payment.late_funds_returned', object_id: payment.id, data: { payment: payment.id, attempt: attempt.id, amount: attempt.amount, currency: attempt.currency, refund: refundId } },
+        nowMs,
+        this.options.notifyCommitted,
+      )
+      return { outcome: 'applied' as const, reason: null, refundId }
+    })
+  }
+
+  private async afterApplied(applied: { refundId: string | null }): Promise<void> {
+    if (applied.refundId !== null) await this.sendRefund(applied.refundId)
+  }
+
+  private async isLatest(tx: Tx, attempt: ChannelAttemptRow): Promise<boolean> {
+    const latest = await tx.execute(
+      tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', attempt.payment_id).orderBy('id', 'desc').limit(1),
+    )
+    return latest[0]?.id === attempt.id
+  }
+
+  private async failAttempt(
+    tx: Tx,
+    attempt: ChannelAttemptRow,
+    status: 'failed' | 'closed',
+    code: string,
+    message: string,
+    nowMs: number,
+    paymentToRelease?: Payment,
+  ): Promise<void> {
+    const payment = paymentToRelease ?? (await this.currentPaymentOf(tx, attempt))
+    await this.updateAttempt(tx, attempt, { status, failure_code: code, failure_message: message, next_check_at: null, provider_order_id: attempt.provider_order_id })
+    if (payment !== undefined) await this.options.payments.applyDecision(tx, payment, decideCounterpartFailed(payment, code, message, nowMs), nowMs)
+  }
+
+  private async currentPaymentOf(tx: Tx, attempt: ChannelAttemptRow): Promise<Payment | undefined> {
+    const payment = await this.options.payments.loadForUpdate(tx, attempt.merchant_id, attempt.payment_id)
+    return payment.status === 'processing' && (await this.isLatest(tx, attempt)) ? payment : undefined
+  }
+
+  private async ensureCounterpartAccounts(tx: Tx, payment: Payment, channelId: string): Promise<void> {
+    const nowMs = this.now()
+    await ensureAccount(tx, { code: 'merchant_payable', owner_id: payment.merchant_id, currency: payment.currency }, nowMs)
+    await ensureAccount(tx, { code: 'fee_revenue', owner_id: undefined, currency: payment.currency }, nowMs)
+    await ensureAccount(tx, { code: 'provider_receivable', owner_id: channelId, currency: payment.currency }, nowMs)
+    await ensureAccount(tx, { code: 'unapplied_funds', owner_id: channelId, currency: payment.currency }, nowMs)
+  }
+
+  // ——— cancel ———
+
+  /**
+   * Cancels a payment waiting at a counterpart: the order is closed there first, so the payer can
+   * no longer pay it. A counterpart that says "already paid" wins: the payment succeeds instead.
+   */
+  async closeBeforeCancel(merchantId: string, paymentId: string): Promise<void> {
+    const attempt = await this.latestAttempt(paymentId)
+    if (attempt === undefined || attempt.merchant_id !== merchantId) return
+    if (attempt.status !== 'pending' && attempt.status !== 'creating') return
+    const provider = this.requireProvider(attempt.channel_id)
+    const closed = await provider.closeOrder(attempt.id)
+    if (closed.outcome === 'rejected' && closed.code === 'order_paid') {
+      await this.check(attempt.id)
+      throw new KassaError('payment_not_cancelable', { message: 'The shopper has just paid this payment at the counterpart.' })
+    }
+    if (closed.outcome === 'unknown') throw new KassaError('counterpart_unavailable')
+    if (closed.outcome === 'rejected' && closed.code !== 'order_not_found') {
+      throw new KassaError('counterpart_declined', { message: `The counterpart would not close the order: ${closed.message}` })
+    }
+  }
+
+  /** The cancel itself, in the payment's transaction: the attempt closes with it. */
+  async cancelInTx(tx: Tx, payment: Payment, reason: string | null, nowMs: number): Promise<Payment> {
+    const [attempt] = await tx.execute(
+      tx.builder.selectFrom('channel_attempts').selectAll().where('payment_id', '=', payment.id).orderBy('id', 'desc').limit(1),
+    )
+    if (attempt !== undefined && (attempt.status === 'pending' || attempt.status === 'creating')) {
+      await this.updateAttempt(tx, attempt, { status: 'closed', failure_code: 'canceled', failure_message: 'Canceled by the merchant.', next_check_at: nowMs + this.queryAfterMs })
+    }
+    const decision = decideCounterpartCanceled(payment, reason, nowMs)
+    await this.options.payments.applyDecision(tx, payment, decision, nowMs)
+    return decision.next
+  }
+
+  // ——— refunds ———
+
+  /** Sends a pending refund to its counterpart and settles it with the answer. */
+  async sendRefund(refundId: string): Promise<void> {
+    const refund = await this.store.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst()
+    if (refund === undefined || refund.status !== 'pending' || refund.attempt_id === null) return
+    const attempt = await this.attempt(refund.attempt_id)
+    if (attempt === undefined) throw new Error(`refund ${refund.id} names a missing attempt`)
+    const provider = this.requireProvider(attempt.channel_id)
+    let answer = await provider.refund({
+      order_no: attempt.id,
+      refund_no: refund.id,
+      amount: refund.amount,
+      currency: refund.currency as never,
+      order_amount: attempt.amount,
+      reason: refund.reason,
+    })
+    if (answer.outcome === 'unknown') answer = await provider.queryRefund(attempt.id, refund.id)
+    await this.settleRefund(refund, answer)
+  }
+
+  private async settleRefund(refund: RefundRow, answer: ProviderResult<{ provider_refund_id: string | null; amount: bigint }>): Promise<void> {
+    const settleTransferId = newId('transfer', this.now())
+    await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const [fresh] = await tx.execute(tx.builder.selectFrom('refunds').selectAll().where('id', '=', refund.id))
+      if (fresh === undefined || fresh.status !== 'pending' || fresh.transfer_id === null) return
+      const late = fresh.reason === 'late_funds'
+      if (answer.outcome === 'unknown' || (answer.outcome === 'rejected' && answer.code === 'refund_not_found')) {
+        await tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: nowMs + this.queryAfterMs, updated_at: nowMs }).where('id', '=', fresh.id))
+        return
+      }
+      if (answer.outcome === 'ok') {
+        await post(tx, { id: settleTransferId, kind: 'post_pending', code: 'payment_refund', pending_id: fresh.transfer_id, amount: fresh.amount, reference_id: fresh.payment_id, merchant_id: fresh.merchant_id }, nowMs)
+        await tx.execute(
+          tx.builder.updateTable('refunds').set({ status: 'succeeded', provider_refund_id: answer.provider_refund_id, next_check_at: null, updated_at: nowMs }).where('id', '=', fresh.id),
+        )
+        await this.refundEvent(tx, { ...fresh, status: 'succeeded' }, 'refund.succeeded', nowMs)
+        if (!late) {
+          const payment = await this.options.payments.loadForUpdate(tx, fresh.merchant_id, fresh.payment_id)
+          await this.options.payments.recordEvent(tx, payment, 'payment.refunded', nowMs)
+        }
+        return
+      }
+      // Refused for good: the hold is voided and, for a merchant's refund, the amount is refundable again.
+      await post(tx, { id: settleTransferId, kind: 'void_pending', code: 'payment_refund_release', pending_id: fresh.transfer_id, reference_id: fresh.payment_id, merchant_id: fresh.merchant_id }, nowMs)
+      await tx.execute(tx.builder.updateTable('refunds').set({ status: 'failed', failure_code: answer.code, next_check_at: null, updated_at: nowMs }).where('id', '=', fresh.id))
+      await this.refundEvent(tx, { ...fresh, status: 'failed' }, 'refund.failed', nowMs)
+      if (late) {
+        this.options.logger.error({ refund: fresh.id, payment: fresh.payment_id, code: answer.code }, 'late funds could not be returned: left in unapplied_funds for an operator')
+        return
+      }
+      const payment = await this.options.payments.loadForUpdate(tx, fresh.merchant_id, fresh.payment_id)
+      await this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, fresh.amount, nowMs))
+    })
+  }
+
+  private refundEvent(tx: Tx, refund: RefundRow, type: string, nowMs: number): Promise<string> {
+    const record: RefundRecord = { ...refund, status: refund.status }
+    return recordEvent(tx, { merchant_id: refund.merchant_id, type, object_id: refund.id, data: refundView(record) }, nowMs, this.options.notifyCommitted)
+  }
+
+  // ——— the worker: what no notification settled ———
+
+  /** One pass: retries creations, queries pending orders, closes expired ones, chases refunds. */
+  async checkDue(limit = 50): Promise<number> {
+    const nowMs = this.now()
+    const attempts = await this.store.db
+      .selectFrom('channel_attempts')
+      .select(['id', 'status'])
+      .where('next_check_at', '<=', BigInt(nowMs))
+      .orderBy('next_check_at')
+      .limit(limit)
+      .execute()
+    const refunds = await this.store.db.selectFrom('refunds').select('id').where('next_check_at', '<=', BigInt(nowMs)).where('status', '=', 'pending').limit(limit).execute()
+    for (const attempt of attempts) {
+      try {
+        if (attempt.status === 'closed') await this.recheckClosed(attempt.id)
+        else await this.check(attempt.id)
+      } catch (error) {
+        this.options.logger.error({ err: error, attempt: attempt.id }, 'checking an attempt failed')
+      }
+    }
+    for (const refund of refunds) {
+      try {
+        await this.sendRefund(refund.id)
+      } catch (error) {
+        this.options.logger.error({ err: error, refund: refund.id }, 'chasing a refund failed')
+      }
+    }
+    return attempts.length + refunds.length
+  }
+
+  /** A canceled attempt is asked once more: a payer who paid as it closed is found and refunded. */
+  private async recheckClosed(attemptId: string): Promise<void> {
+    const attempt = await this.attempt(attemptId)
+    if (attempt === undefined || attempt.status !== 'closed') return
+    const answer = await this.requireProvider(attempt.channel_id).queryOrder(attempt.id)
+    if (answer.outcome === 'ok' && answer.report.status === 'paid') {
+      await this.afterApplied(await this.applyReport(attempt.id, answer.report))
+      return
+    }
+    const settled = answer.outcome !== 'unknown'
+    await this.store.writer.submit(async (tx) => {
+      const fresh = await this.loadAttempt(tx, attempt.id)
+      if (fresh.status !== 'closed') return
+      const tries = Number(fresh.queries) + 1
+      await this.updateAttempt(tx, fresh, { queries: tries, next_check_at: settled ? null : this.now() + backoff(tries) })
+    })
+  }
+
+  startWorker(): void {
+    if (this.timer !== undefined) return
+    this.timer = setInterval(() => {
+      if (this.checking !== undefined) return
+      this.checking = this.checkDue()
+        .then(() => undefined, (error: unknown) => this.options.logger.error({ err: error }, 'counterpart check failed'))
+        .finally(() => {
+          this.checking = undefined
+        })
+    }, this.checkEveryMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+    await this.checking
+  }
+
+  // ——— rows ———
+
+  private async loadAttempt(tx: Tx, id: string): Promise<ChannelAttemptRow> {
+    let query = tx.builder.selectFrom('channel_attempts').selectAll().where('id', '=', id)
+    if (tx.dialect.rowLocks) query = query.forUpdate()
+    const [row] = await tx.execute(query)
+    if (row === undefined) throw new Error(`no attempt ${id}`)
+    return row
+  }
+
+  private async updateAttempt(tx: Tx, attempt: ChannelAttemptRow, changes: Omit<Updateable<ChannelAttemptsTable>, 'id' | 'version' | 'updated_at'>): Promise<void> {
+    if (changes.status !== undefined && changes.status !== attempt.status) assertAttemptMove(attempt.status, changes.status)
+    const updated = await tx.execute(
+      tx.builder
+        .updateTable('channel_attempts')
+        .set({ ...changes, version: attempt.version + 1n, updated_at: this.now() })
+        .where('id', '=', attempt.id)
+        .where('version', '=', attempt.version)
+        .returning('id'),
+    )
+    if (updated.length !== 1) throw new Error(`attempt ${attempt.id} changed under us`)
+  }
+
+  private async recordNotification(channelId: string, notificationId: string | null, orderNo: string | null, merchantId: string | null, outcome: Applied, reason: string | null): Promise<void> {
+    await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      await tx.execute(
+        tx.builder.insertInto('channel_notifications').values({
+          id: newId('channel_notification', nowMs),
+          channel_id: channelId,
+          notification_id: notificationId,
+          order_no: orderNo,
+          merchant_id: merchantId,
+          outcome,
+          reason,
+          created_at: nowMs,
+        }),
+      )
+    })
+  }
+}
+
+function lateRefundHold(payment: Payment, attempt: ChannelAttemptRow, transferId: string): TransferRequest {
+  const currency = payment.currency
+  const unapplied = accountId({ code: 'unapplied_funds', owner_id: attempt.channel_id, currency })
+  const receivable = accountId({ code: 'provider_receivable', owner_id: attempt.channel_id, currency })
+  return {
+    id: transferId,
+    kind: 'pending',
+    code: 'late_funds_refund',
+    reference_id: payment.id,
+    merchant_id: payment.merchant_id,
+    postings: [
+      { account_id: unapplied, side: 'debit', amount: attempt.amount, currency },
+      { account_id: receivable, side: 'credit', amount: attempt.amount, currency },
+    ],
+  }
+}
+
+async function post(tx: Tx, transfer: TransferRequest, nowMs: number): Promise<void> {
+  const result = await postTransfer(tx, transfer, nowMs)
+  if (result !== 'ok') throw new Error(`transfer ${transfer.id} (${transfer.code}) failed: ${result}`)
+}
+
+function describeFailure(report: ProviderOrderReport): string {
+  if (report.status === 'closed') return 'The order was closed at the bank or wallet before it was paid.'
+  return `The bank or wallet declined the payment${report.failure_reason === null ? '' : ` (${report.failure_reason})`}.`
+}
+
+/** 2 s, 4 s, 8 s … up to 5 minutes between checks of one order. */
+function backoff(tries: number): number {
+  return Math.min(300_000, 1_000 * 2 ** Math.min(tries, 9))
+}

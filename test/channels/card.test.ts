@@ -1,0 +1,124 @@
+// The card channel through the merchant API against the scheme simulator: tokenize, sale,
+// authorization + capture by advice, declines, no answer (reversed, never charged), refunds.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Acquirer } from '../../src/acquiring/acquirer.js'
+import { openSchemeLink, type SchemeLink } from '../../src/acquiring/scheme-link/index.js'
+import { startSchemeSimulator, testCards, type SchemeSimulator } from '../../sim/scheme/index.js'
+import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
+import { assertLedgerSound, seedMerchant } from '../helpers/factories.js'
+
+type Json = Record<string, any>
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: card payments through the API`, () => {
+    let kassa: TestKassa
+    let scheme: SchemeSimulator
+    let link: SchemeLink
+    let shop: Awaited<ReturnType<typeof seedMerchant>>
+    let seller: Awaited<ReturnType<typeof seedMerchant>>
+    let n = 0
+
+    before(async () => {
+      kassa = await openTestKassa(dialect)
+      scheme = await startSchemeSimulator({ port: 0, clock: kassa.clock, seed: 5 })
+      link = openSchemeLink({ host: '127.0.0.1', port: scheme.port, clock: kassa.clock, acquirerId: '12345678', echoIntervalMs: 0 })
+      assert.equal(await link.waitUntilUp(3_000), true)
+      await kassa.enableCards(new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 800, reversalAttemptsMax: 3, acquirerId: '12345678' }))
+      shop = await seedMerchant(kassa, 'Card Shop', 60)
+      seller = await seedMerchant(kassa, 'Marketplace Seller', 60, 'third_party')
+    })
+    after(async () => {
+      await link?.close()
+      await scheme?.close()
+      await kassa?.dispose()
+    })
+
+    const tokenize = async (pan: string) => {
+      const response = await shop.api.post('/v1/cards', { number: pan, exp_month: 12, exp_year: 2030 })
+      assert.equal(response.statusCode, 200, response.body)
+      return response.json().id as string
+    }
+    const pay = async (card: string, amount: number, capture_method: 'automatic' | 'manual' = 'automatic') => {
+      n += 1
+      return shop.api.post('/v1/payments', { amount, currency: 'CNY', order_reference: `card-${n}`, capture_method, confirm: true, payment_method: { type: 'card', card } }, { 'idempotency-key': `card-${dialect}-${n}` })
+    }
+
+    it('tokenizes a card into the vault: masked everywhere, never in clear in a row', async () => {
+      const response = await shop.api.post('/v1/cards', { number: testCards.approve.pan, exp_month: 12, exp_year: 2030 })
+      const card = response.json()
+      assert.match(card.id, /^card_/)
+      assert.equal(card.masked, '622001******0018')
+      const row = await kassa.store.db.selectFrom('vault_cards').selectAll().where('id', '=', card.id).executeTakeFirstOrThrow()
+      assert.ok(!Object.values(row).map(String).join(' ').includes(testCards.approve.pan))
+      const bad = await shop.api.post('/v1/cards', { number: '6220010000000019', exp_month: 12, exp_year: 2030 })
+      assert.equal(bad.statusCode, 400)
+      assert.equal(bad.json().error.param, 'number')
+      const notCertified = await seller.api.post('/v1/cards', { number: testCards.approve.pan, exp_month: 12, exp_year: 2030 })
+      assert.equal(notCertified.statusCode, 403)
+    })
+
+    it('a sale succeeds at once; the ledger has the scheme owing Kassa and Kassa owing the merchant', async () => {
+      const response = await pay(await tokenize(testCards.approve.pan), 25_000)
+      assert.equal(response.statusCode, 200, response.body)
+      const payment = response.json()
+      assert.equal(payment.status, 'succeeded')
+      assert.equal(payment.channel, 'card')
+      assert.equal(payment.amount_received, 25_000)
+      assert.equal(payment.fee_amount, 150)
+      const cardTx = await kassa.store.db.selectFrom('card_transactions').selectAll().where('merchant_id', '=', shop.id).where('kind', '=', 'sale').execute()
+      assert.equal(cardTx.length, 1)
+      assert.equal(cardTx[0]?.masked_pan, '622001******0018')
+      await assertLedgerSound(kassa)
+    })
+
+    it('declines name their reason and leave the payment open for another method', async () => {
+      for (const [card, code] of [[testCards.insufficient_funds.pan, 'card_insufficient_funds'], [testCards.do_not_honour.pan, 'card_do_not_honour'], [testCards.expired.pan, 'card_card_expired']] as const) {
+        const payment = (await pay(await tokenize(card), 90_000)).json()
+        assert.equal(payment.status, 'requires_payment_method', card)
+        assert.equal(payment.last_payment_error.code, code)
+      }
+    })
+
+    it('no answer from the scheme: reversed, nothing charged, the payment stays open', async () => {
+      const payment = (await pay(await tokenize(testCards.no_answer.pan), 3_000)).json()
+      assert.equal(payment.status, 'requires_payment_method')
+      assert.equal(payment.last_payment_error.code, 'card_network_timeout')
+      const rows = await kassa.store.db.selectFrom('card_transactions').select(['status', 'transfer_id']).where('reference_id', 'like', 'att_%').where('masked_pan', 'like', '%0' + testCards.no_answer.pan.slice(-3)).execute()
+      assert.ok(rows.every((row) => row.transfer_id === null), 'nothing posted for a reversed request')
+      await assertLedgerSound(kassa)
+    })
+
+    it('manual capture: authorizes, captures part by advice, refunds part, never beyond', async () => {
+      const authorized = (await pay(await tokenize(testCards.approve.pan), 40_000, 'manual')).json()
+      assert.equal(authorized.status, 'requires_capture')
+      assert.equal(authorized.amount_capturable, 40_000)
+      const captured = await shop.api.post(`/v1/payments/${authorized.id}/capture`, { amount_to_capture: 30_000 }, { 'idempotency-key': `cap-${authorized.id}` })
+      assert.equal(captured.statusCode, 200, captured.body)
+      assert.equal(captured.json().status, 'succeeded')
+      assert.equal(captured.json().amount_received, 30_000)
+      const replay = await shop.api.post(`/v1/payments/${authorized.id}/capture`, { amount_to_capture: 30_000 }, { 'idempotency-key': `cap-${authorized.id}` })
+      assert.equal(replay.statusCode, 200)
+      assert.equal(replay.headers['idempotent-replayed'], 'true')
+      const refund = await shop.api.post('/v1/refunds', { payment: authorized.id, amount: 10_000 }, { 'idempotency-key': `rf-${authorized.id}` })
+      assert.equal(refund.statusCode, 200, refund.body)
+      assert.equal(refund.json().status, 'succeeded')
+      const again = await shop.api.post('/v1/refunds', { payment: authorized.id, amount: 10_000 }, { 'idempotency-key': `rf-${authorized.id}` })
+      assert.equal(again.json().id, refund.json().id, 'a replayed refund is the same refund')
+      const over = await shop.api.post('/v1/refunds', { payment: authorized.id, amount: 20_001 }, { 'idempotency-key': `rf2-${authorized.id}` })
+      assert.equal(over.statusCode, 400)
+      const payment: Json = (await shop.api.get(`/v1/payments/${authorized.id}`)).json()
+      assert.equal(payment.amount_refunded, 10_000)
+      const cardRefunds = await kassa.store.db.selectFrom('card_transactions').select('amount').where('merchant_id', '=', shop.id).where('kind', '=', 'refund').where('status', '=', 'approved').execute()
+      assert.deepEqual(cardRefunds.map((r) => r.amount), [10_000n], 'one refund reached the scheme')
+      await assertLedgerSound(kassa)
+    })
+
+    it("refuses another merchant's card and a card channel switched off", async () => {
+      const card = await tokenize(testCards.approve.pan)
+      const stolen = await seller.api.post('/v1/payments', { amount: 100, currency: 'CNY', order_reference: 'x', confirm: true, payment_method: { type: 'card', card } }, { 'idempotency-key': `steal-${dialect}` })
+      assert.equal(stolen.statusCode, 400)
+      assert.equal(stolen.json().error.param, 'payment_method.card')
+    })
+  })
+}
