@@ -21,7 +21,7 @@ describe('kassa CLI', () => {
   it('lists its commands', () => {
     const help = kassa('--help')
     assert.equal(help.code, 0)
-    for (const command of ['serve', 'migrate', 'demo', 'merchant', 'shopper', 'ledger', 'qr', 'iso8583']) assert.match(help.stdout, new RegExp(`\\b${command}\\b`))
+    for (const command of ['serve', 'migrate', 'demo', 'merchant', 'shopper', 'channel', 'ledger', 'qr', 'iso8583', 'pos', 'sim']) assert.match(help.stdout, new RegExp(`\\b${command}\\b`))
   })
 
   it('migrates, creates a merchant with a key shown once, and stores only its hash', () => {
@@ -81,5 +81,8 @@ describe('kassa CLI', () => {
     assert.equal(demo.code, 0, demo.stdout + demo.stderr)
     assert.match(demo.stdout, /signatures verified/)
     assert.match(demo.stdout, /ledger verify: ok/)
+    assert.match(demo.stdout, /alice pays at the bank; its signed notification books it: succeeded, alice's account CNY 268\.00 lighter/)
+    assert.match(demo.stdout, /refund of CNY 18\.00 through the wallet: succeeded, wang has CNY 18\.00 back/)
+    assert.match(demo.stdout, /drains wallet\.wechat-like: offered to new payments no more/)
   })
 })

@@ -39,6 +39,13 @@ describe('tidy', () => {
     }
   })
 
+  it('keeps the simulators out of production code: only the demo and the CLI start them', () => {
+    const production = sourceFiles('src').filter((file) => !file.endsWith('.test.ts') && !file.startsWith('src/demo/') && !file.startsWith('src/cli/'))
+    for (const file of production) {
+      for (const path of importsOf(file)) assert.doesNotMatch(path, /(^|\/)sim\//, `${file} imports ${path}`)
+    }
+  })
+
   it('has no floats in money paths', () => {
     const moneyPaths = ['src/domain/money.ts', 'src/domain/currency.ts', 'src/domain/json.ts', ...sourceFiles('src/ledger'), ...sourceFiles('src/payments'), ...sourceFiles('src/channels'), ...sourceFiles('src/shoppers')]
     for (const file of moneyPaths.filter((f) => !f.endsWith('.test.ts'))) {

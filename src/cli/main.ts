@@ -198,9 +198,22 @@ export function buildProgram(): Command {
       }
     })
 
-  program
-    .command('sim')
-    .description('run a counterpart simulator')
+  const sim = program.command('sim').description('run a counterpart simulator (docs/simulators.md, docs/scheme.md)')
+  for (const [name, description] of [
+    ['bank', 'simulated banks (online banking gateway and quick pay), one server per bank: [--banks icbc-sim,cmb-sim] [--port 9601] [--host] [--seed] [--notify-url] [--test-endpoints] [--quiet]'],
+    ['wallet', 'simulated wallet providers: [--providers alipay-like,wechat-like] [--port 9701] [--host] [--seed] [--notify-url] [--key-dir DIR] [--quiet]'],
+  ] as const) {
+    sim
+      .command(name)
+      .description(description)
+      .helpOption(false)
+      .allowUnknownOption()
+      .argument('[options...]')
+      .action(async (args: string[]) => {
+        process.exitCode = await runSimulatorProcess(name, args)
+      })
+  }
+  sim
     .command('scheme')
     .description('the card scheme and its issuers over TCP (ISO 8583, 2-byte length frames); docs/scheme.md lists the test cards')
     .option('--port <port>', 'TCP port', integerIn(0, 65_535), 9583)
@@ -240,3 +253,15 @@ buildProgram()
     process.stderr.write(`kassa: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exitCode = 1
   })
+
+/** Runs a simulator's own entry point (`sim/<name>/main.ts`) as a child with this terminal, and answers its exit code. */
+async function runSimulatorProcess(name: 'bank' | 'wallet', args: readonly string[]): Promise<number> {
+  const { spawn } = await import('node:child_process')
+  const { fileURLToPath } = await import('node:url')
+  const entry = fileURLToPath(new URL(`../../sim/${name}/main.js`, import.meta.url))
+  const child = spawn(process.execPath, [entry, ...args], { stdio: 'inherit' })
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  process.on('SIGINT', forward)
+  process.on('SIGTERM', forward)
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 0))))
+}

@@ -216,15 +216,23 @@ export type RefundInput = {
   readonly transfer_id: string
 }
 
-/** Refunds part or all of what is still captured: back from the merchant to where it came from. */
-export function decideRefund(payment: Payment, input: RefundInput, nowMs: number): Decided<Decision & { amount: bigint }> {
+/** How much a refund takes: what was asked, or all that is still captured; never more. */
+function refundAmount(payment: Payment, requested: bigint | undefined): Decided<bigint> {
   if (payment.status !== 'succeeded' || payment.amount_received === 0n) return fail('payment_not_refundable')
   const refundable = payment.amount_received - payment.amount_refunded
-  const amount = input.amount ?? refundable
-  if (amount <= 0n && input.amount !== undefined) return fail('amount_invalid', 'amount')
+  const amount = requested ?? refundable
+  if (amount <= 0n && requested !== undefined) return fail('amount_invalid', 'amount')
   if (refundable === 0n || amount > refundable) {
     return fail('refund_exceeds_captured', 'amount', `At most ${refundable} can still be refunded on this payment.`)
   }
+  return { ok: true, value: amount }
+}
+
+/** Refunds part or all of what is still captured: back from the merchant to where it came from. */
+export function decideRefund(payment: Payment, input: RefundInput, nowMs: number): Decided<Decision & { amount: bigint }> {
+  const refundable = refundAmount(payment, input.amount)
+  if (!refundable.ok) return refundable
+  const amount = refundable.value
   const transfer: TransferRequest = {
     id: input.transfer_id,
     kind: 'single_phase',
@@ -304,13 +312,9 @@ export type CounterpartRefundInput = { readonly amount: bigint | undefined; read
  * posted when the counterpart confirms and voided when it refuses.
  */
 export function decideCounterpartRefund(payment: Payment, input: CounterpartRefundInput, nowMs: number): Decided<Decision & { amount: bigint }> {
-  if (payment.status !== 'succeeded' || payment.amount_received === 0n) return fail('payment_not_refundable')
-  const refundable = payment.amount_received - payment.amount_refunded
-  const amount = input.amount ?? refundable
-  if (amount <= 0n && input.amount !== undefined) return fail('amount_invalid', 'amount')
-  if (refundable === 0n || amount > refundable) {
-    return fail('refund_exceeds_captured', 'amount', `At most ${refundable} can still be refunded on this payment.`)
-  }
+  const refundable = refundAmount(payment, input.amount)
+  if (!refundable.ok) return refundable
+  const amount = refundable.value
   const hold: TransferRequest = {
     id: input.transfer_id,
     kind: 'pending',

@@ -78,16 +78,8 @@ describe('browser: the hosted checkout page', { skip: unavailable ?? false }, ()
     await scheme?.close()
   })
 
-  const bank = (id: string) => {
-    const found = world.counterparts.banks.find((candidate) => candidate.bank.id === id)
-    assert.ok(found, id)
-    return found
-  }
-  const wallet = (id: string) => {
-    const found = world.counterparts.wallets.find((candidate) => candidate.provider.id === id)
-    assert.ok(found, id)
-    return found
-  }
+  const bank = (id: string) => world.bank(id)
+  const wallet = (id: string) => world.wallet(id)
 
   /** A payment for a shopper, created through the merchant API as a shop would, with its checkout link. */
   async function newPayment(shopper: string | undefined, amount = 12_900): Promise<{ id: string; checkout_url: string }> {

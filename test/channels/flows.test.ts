@@ -28,16 +28,8 @@ for (const dialect of DIALECTS) {
     let shopper: string
     let order = 0
 
-    const bank = (id: string) => {
-      const found = world.counterparts.banks.find((b) => b.bank.id === id)
-      assert.ok(found, id)
-      return found
-    }
-    const wallet = (id: string) => {
-      const found = world.counterparts.wallets.find((w) => w.provider.id === id)
-      assert.ok(found, id)
-      return found
-    }
+    const bank = (id: string) => world.bank(id)
+    const wallet = (id: string) => world.wallet(id)
     const pay = async (method: Json, amount = 12_345, extra: Json = {}) => {
       order += 1
       const response = await shop.api.post('/v1/payments', { amount, currency: 'CNY', order_reference: `o-${order}`, shopper, confirm: true, payment_method: method, ...extra }, { 'idempotency-key': `k-${dialect}-${order}-${Math.random()}` })

@@ -1,13 +1,17 @@
 import type { DialectName } from '../../src/store/dialect.js'
-import { startDemoCounterparts } from '../../src/demo/simulators.js'
+import assert from 'node:assert/strict'
+import { startDemoCounterparts, type DemoCounterparts } from '../../src/demo/simulators.js'
 import { openTestKassa, type TestKassa } from './dialects.js'
 
 export type CheckoutWorld = {
   readonly kassa: TestKassa
   /** The banks and wallets, started in process: test hooks (pay, faults, SMS codes) on each. */
-  readonly counterparts: Awaited<ReturnType<typeof startDemoCounterparts>>
+  readonly counterparts: DemoCounterparts
   /** Where Kassa listens: counterparts notify it there, browsers open the checkout there. */
   readonly url: string
+  /** A simulated bank or wallet by id; fails the test when it is not running. */
+  bank(id: string): DemoCounterparts['banks'][number]
+  wallet(id: string): DemoCounterparts['wallets'][number]
   dispose(): Promise<void>
 }
 
@@ -31,6 +35,16 @@ export async function openCheckoutWorld(
     kassa,
     counterparts,
     url,
+    bank(id) {
+      const found = counterparts.banks.find((candidate) => candidate.bank.id === id)
+      assert.ok(found, `no simulated bank ${id}`)
+      return found
+    },
+    wallet(id) {
+      const found = counterparts.wallets.find((candidate) => candidate.provider.id === id)
+      assert.ok(found, `no simulated wallet ${id}`)
+      return found
+    },
     async dispose() {
       await kassa.dispose()
       await counterparts.close()
