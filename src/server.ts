@@ -65,6 +65,7 @@ export async function serve(config: Config): Promise<void> {
   }
   kassa.deliveryWorker.start()
   kassa.counterparts.startWorker()
+  kassa.acquiring?.sweeper.start()
   const pos = posHost === undefined ? undefined : { host: config.posHost, port: posHost.port }
   if (demo !== undefined) process.stdout.write(`${demoText(demo, address, pos, demoCounterparts)}\n`)
   process.stdout.write(`Kassa is serving on ${address} (API /v1, console /console/v1, API reference /docs, courier /courier, shop /shop)\n`)

@@ -8,6 +8,7 @@ import type { MasterKey } from '../security/secrets.js'
 import type { Store } from '../store/store.js'
 import { Acquirer } from './acquirer.js'
 import { cardReverser, type CardReverser } from './pos-host/reversal.js'
+import { reversalSweeper, type ReversalSweeper } from './reversal-sweeper.js'
 import { openSchemeLink, stanMax, type LinkLogger, type SchemeLink } from './scheme-link/index.js'
 
 /** Field 32, Kassa's acquiring institution id at the scheme (the simulator accepts any). */
@@ -34,6 +35,8 @@ export type Acquiring = {
   readonly acquirerId: string
   /** A terminal's reversal of its own sale: the POS host's `reverse`. */
   readonly reverse: CardReverser
+  /** Sends owed reversals again until the scheme acknowledges them; `serve` starts it. */
+  readonly sweeper: ReversalSweeper
   /** `host:port` of the scheme the link was opened to; undefined for a link given. */
   readonly schemeAddress: string | undefined
   /** Closes the link if it was opened here. */
@@ -74,13 +77,17 @@ export async function openAcquiring(deps: AcquiringDeps, options: AcquiringOptio
       stanFirst: await stanToResumeAt(store, clock.now()),
       ...(options.echoIntervalMs === undefined ? {} : { echoIntervalMs: options.echoIntervalMs }),
     })
+  const reverse = cardReverser({ store, clock, masterKey, link, acquirerId, timeoutMs, reversalAttemptsMax, logger })
+  const sweeper = reversalSweeper({ store, reverse, logger })
   return {
     acquirer: new Acquirer({ store, clock, link, masterKey, timeoutMs, reversalAttemptsMax, acquirerId }),
     link,
     acquirerId,
-    reverse: cardReverser({ store, clock, masterKey, link, acquirerId, timeoutMs, reversalAttemptsMax, logger }),
+    reverse,
+    sweeper,
     schemeAddress: options.link === undefined && scheme !== undefined ? `${scheme.host}:${scheme.port}` : undefined,
     close: async () => {
+      await sweeper.stop()
       if (options.link === undefined) await link.close()
     },
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Acquirer } from '../../src/acquiring/acquirer.js'
+import { cardReverser } from '../../src/acquiring/pos-host/reversal.js'
+import { reversalSweeper } from '../../src/acquiring/reversal-sweeper.js'
 import { openSchemeLink, type SchemeLink } from '../../src/acquiring/scheme-link/index.js'
 import { startSchemeSimulator, testCards, type SchemeSimulator } from '../../sim/scheme/index.js'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
@@ -87,6 +89,23 @@ for (const dialect of DIALECTS) {
       scheme.setFaults([])
       assert.equal(result.outcome, 'reversal_pending')
       assert.equal(result.transaction.status, 'reversal_pending')
+    })
+
+    it('sends owed reversals again until the scheme acknowledges them: the issuer gets its money back', async () => {
+      const before = issuerAvailable(testCards.approve.pan)
+      scheme.setFaults([{ action: 'drop', pan: testCards.approve.pan, mtis: ['0200', '0400', '0401'], timesMax: 10 }])
+      const result = await sale(testCards.approve.pan, 4_400n)
+      assert.equal(result.outcome, 'reversal_pending')
+      // The scheme acted on each 0400 and lost only its 0410: the issuer has given the money back, Kassa cannot know it yet.
+      const sweeper = reversalSweeper({ store: kassa.store, reverse: cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 500, reversalAttemptsMax: 1 }) })
+      const stillDown = await sweeper.sweepOnce()
+      assert.ok(stillDown.owed >= 1)
+      scheme.setFaults([])
+      const swept = await sweeper.sweepOnce()
+      assert.ok(swept.reversed >= 1, JSON.stringify(swept))
+      assert.equal((await acquirer.transaction(merchant.id, result.transaction.id))?.status, 'reversed')
+      assert.equal(issuerAvailable(testCards.approve.pan), before, 'nobody is charged, and a repeated reversal takes nothing twice')
+      assert.deepEqual(await sweeper.sweepOnce(), { owed: 0, reversed: 0 }, 'nothing is owed any more')
     })
 
     it('ignores a duplicated answer: one approval, one posting', async () => {

@@ -1,0 +1,66 @@
+/**
+ * Reversals the scheme has not acknowledged yet are owed: a row says `reversal_pending` until an
+ * 0410 comes. The sweeper sends them again, every `everyMs`, oldest first, until each is
+ * acknowledged, so a sale whose answer was lost is never left charged at the issuer.
+ */
+import type { Store } from '../store/store.js'
+import type { CardReverser } from './pos-host/reversal.js'
+
+export type ReversalSweeper = {
+  /** One pass: every owed reversal sent once more. Answers how many the scheme acknowledged. */
+  sweepOnce(): Promise<{ readonly owed: number; readonly reversed: number }>
+  start(): void
+  stop(): Promise<void>
+}
+
+export function reversalSweeper(options: {
+  readonly store: Store
+  readonly reverse: CardReverser
+  readonly everyMs?: number
+  readonly batchMax?: number
+  readonly logger?: { warn(details: object, message: string): void }
+}): ReversalSweeper {
+  const everyMs = options.everyMs ?? 5_000
+  const batchMax = options.batchMax ?? 50
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<unknown> | undefined
+
+  async function sweepOnce(): Promise<{ owed: number; reversed: number }> {
+    const owed = await options.store.db
+      .selectFrom('card_transactions')
+      .select(['id', 'merchant_id'])
+      .where('status', '=', 'reversal_pending')
+      .orderBy('updated_at')
+      .limit(batchMax)
+      .execute()
+    let reversed = 0
+    for (const row of owed) {
+      try {
+        const result = await options.reverse(row.merchant_id, row.id)
+        if (result.outcome === 'reversed') reversed += 1
+      } catch (error) {
+        options.logger?.warn({ card_transaction: row.id, err: error }, 'an owed reversal could not be sent; the next sweep tries again')
+      }
+    }
+    return { owed: owed.length, reversed }
+  }
+
+  return {
+    sweepOnce,
+    start() {
+      if (timer !== undefined) return
+      timer = setInterval(() => {
+        if (running !== undefined) return
+        running = sweepOnce()
+          .catch((error: unknown) => options.logger?.warn({ err: error }, 'reversal sweep failed'))
+          .finally(() => (running = undefined))
+      }, everyMs)
+      timer.unref()
+    },
+    async stop() {
+      if (timer !== undefined) clearInterval(timer)
+      timer = undefined
+      await running
+    },
+  }
+}
