@@ -12,6 +12,7 @@ import { PaymentService } from './payments/service.js'
 import { CounterpartPayments } from './payments/counterpart.js'
 import { CardPayments } from './payments/card.js'
 import type { Acquirer } from './acquiring/acquirer.js'
+import type { CardReverser } from './acquiring/pos-host/reversal.js'
 import type { Provider } from './channels/provider.js'
 import { ensureChannelConfigs, type ChannelOffer } from './channels/directory.js'
 import { providerChannelId } from './channels/config.js'
@@ -37,7 +38,7 @@ export type Kassa = {
   /** Where counterparts and shoppers' browsers reach this node; set by `serve` once listening. */
   setPublicUrl(url: string): void
   /** Takes card payments through this acquirer (checkout's card channel, `POST /v1/cards`). */
-  enableCards(acquirer: Acquirer): Promise<CardPayments>
+  enableCards(acquirer: Acquirer, reverse?: CardReverser): Promise<CardPayments>
   // Card acquiring (docs/acquiring.md) ------------------------------------------------------------
   /** Card acquiring through the scheme; undefined unless SCHEME_ADDRESS is set or `options.acquiring` names a scheme or a link. */
   readonly acquirer: Acquirer | undefined
@@ -127,15 +128,15 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
       ? await openAcquiring({ store, clock, masterKey, logger: logger.child({ part: 'scheme-link' }) }, acquiringOptions)
       : undefined
   const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker, delivery, live, counterparts })
-  const enableCards = async (acquirer: Acquirer): Promise<CardPayments> => {
-    const cards = new CardPayments({ store, clock, payments, acquirer, masterKey, logger, notifyCommitted: () => deliveryWorker.nudge() })
+  const enableCards = async (acquirer: Acquirer, reverse?: CardReverser): Promise<CardPayments> => {
+    const cards = new CardPayments({ store, clock, payments, acquirer, masterKey, logger, notifyCommitted: () => deliveryWorker.nudge(), ...(reverse === undefined ? {} : { reverse }) })
     payments.attachCards(cards)
     counterparts.attachCards(cards)
     await ensureChannelConfigs(store, clock, [{ id: 'card', kind: 'card', provider: null, display_name: 'Card (UnionPay-like scheme)', currencies: currencyCodes }])
     return cards
   }
   // With a scheme to acquire through, online card payments (checkout, POST /v1/cards) go through it too.
-  if (acquiring !== undefined) await enableCards(acquiring.acquirer)
+  if (acquiring !== undefined) await enableCards(acquiring.acquirer, acquiring.reverse)
   return {
     config,
     store,

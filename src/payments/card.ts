@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Acquirer, CardOutcome } from '../acquiring/acquirer.js'
 import { luhnValid, maskPan } from '../acquiring/iso8583/index.js'
+import type { CardReverser } from '../acquiring/pos-host/reversal.js'
 import { revealCard, vaultCard } from '../acquiring/vault.js'
 import type { Clock } from '../domain/clock.js'
 import { KassaError } from '../domain/errors.js'
@@ -12,7 +13,7 @@ import type { ChannelAttemptRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
 import { submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
-import { feeFor, moved } from './decide.js'
+import { decideCancel, feeFor, moved } from './decide.js'
 import type { MerchantContext, PaymentService } from './service.js'
 import { paymentView, refundView, type RefundRecord } from './view.js'
 
@@ -24,6 +25,8 @@ export type CardPaymentsOptions = {
   readonly masterKey: MasterKey
   readonly logger: Logger
   readonly notifyCommitted?: () => void
+  /** Reverses an authorization at the scheme when its payment is canceled (0400); without it only the ledger's hold is voided. */
+  readonly reverse?: CardReverser
 }
 
 /** Field 41 for e-commerce: the online "terminal" of every merchant. */
@@ -141,6 +144,35 @@ export class CardPayments {
       await this.options.payments.applyDecision(tx, payment, { next, transfers: [], events: ['payment.succeeded'] }, nowMs)
       await tx.execute(tx.builder.updateTable('channel_attempts').set({ provider_order_id: captured.transaction.id, updated_at: nowMs }).where('id', '=', attempt.id))
       return { status: 200, body: paymentView(next) }
+    })
+  }
+
+  /**
+   * Cancels a card payment. An authorization is reversed at the scheme first (0400), so the issuer
+   * releases the shopper's hold; the reverser voids the ledger's hold once the scheme acknowledges
+   * (at once, or by the reversal sweeper later), so the cancel itself posts nothing.
+   */
+  async cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest): Promise<StoredResponse> {
+    const releaseTransferId = newId('transfer', this.now())
+    const attempt = await this.paidAttempt(paymentId, merchant.id)
+    const reverse = this.options.reverse
+    let holdWithReverser = false
+    if (attempt !== undefined && attempt.provider_order_id !== null && reverse !== undefined) {
+      const current = await this.options.store.db.selectFrom('payments').select('status').where('id', '=', paymentId).where('merchant_id', '=', merchant.id).executeTakeFirst()
+      if (current?.status === 'requires_capture') {
+        const reversal = await reverse(merchant.id, attempt.provider_order_id)
+        if (reversal.outcome === 'in_flight') throw new KassaError('counterpart_unavailable', { message: 'The authorization is still on its way to the card network; cancel again in a moment.' })
+        if (reversal.outcome === 'not_reversible') throw new KassaError('payment_not_cancelable', { message: `The authorization cannot be reversed (${reversal.reason}).` })
+        holdWithReverser = true
+      }
+    }
+    return submitIdempotent(this.options.store.writer, this.options.clock, request, async (tx, nowMs) => {
+      const payment = await this.options.payments.loadForUpdate(tx, merchant.id, paymentId)
+      const decided = decideCancel(payment, { reason, release_transfer_id: releaseTransferId }, nowMs)
+      if (!decided.ok) throw decided.error
+      const decision = holdWithReverser ? { ...decided.value, transfers: [] } : decided.value
+      await this.options.payments.applyDecision(tx, payment, decision, nowMs)
+      return { status: 200, body: paymentView(decision.next) }
     })
   }
 

@@ -217,6 +217,7 @@ export class PaymentService {
   }
 
   async cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest) {
+    if (this.cards !== undefined && (await this.isCardPayment(merchant.id, paymentId))) return this.cards.cancel(merchant, paymentId, reason, request)
     const releaseTransferId = newId('transfer', this.clock.now())
     // A counterpart's open order is closed first, outside any transaction, so it can no longer be paid.
     await this.counterparts?.closeBeforeCancel(merchant.id, paymentId)

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Acquirer } from '../../src/acquiring/acquirer.js'
+import { cardReverser } from '../../src/acquiring/pos-host/reversal.js'
 import { openSchemeLink, type SchemeLink } from '../../src/acquiring/scheme-link/index.js'
 import { startSchemeSimulator, testCards, type SchemeSimulator } from '../../sim/scheme/index.js'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
@@ -24,7 +25,10 @@ for (const dialect of DIALECTS) {
       scheme = await startSchemeSimulator({ port: 0, clock: kassa.clock, seed: 5 })
       link = openSchemeLink({ host: '127.0.0.1', port: scheme.port, clock: kassa.clock, acquirerId: '12345678', echoIntervalMs: 0 })
       assert.equal(await link.waitUntilUp(3_000), true)
-      await kassa.enableCards(new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 800, reversalAttemptsMax: 3, acquirerId: '12345678' }))
+      await kassa.enableCards(
+        new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 800, reversalAttemptsMax: 3, acquirerId: '12345678' }),
+        cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 800, reversalAttemptsMax: 3 }),
+      )
       shop = await seedMerchant(kassa, 'Card Shop', 60)
       seller = await seedMerchant(kassa, 'Marketplace Seller', 60, 'third_party')
     })
@@ -111,6 +115,25 @@ for (const dialect of DIALECTS) {
       assert.equal(payment.amount_refunded, 10_000)
       const cardRefunds = await kassa.store.db.selectFrom('card_transactions').select('amount').where('merchant_id', '=', shop.id).where('kind', '=', 'refund').where('status', '=', 'approved').execute()
       assert.deepEqual(cardRefunds.map((r) => r.amount), [10_000n], 'one refund reached the scheme')
+      await assertLedgerSound(kassa)
+    })
+
+    it('cancels an authorization: reversed at the scheme so the issuer releases the hold, and the ledger hold is voided once', async () => {
+      const issuerAvailable = () => scheme.issuers.account(testCards.approve_bank_two.pan)?.available_minor ?? -1n
+      const before = issuerAvailable()
+      const authorized = (await pay(await tokenize(testCards.approve_bank_two.pan), 7_700, 'manual')).json()
+      assert.equal(authorized.status, 'requires_capture')
+      assert.equal(issuerAvailable(), before - 7_700n, 'held at the issuer')
+      const canceled = await shop.api.post(`/v1/payments/${authorized.id}/cancel`, { cancellation_reason: 'abandoned' }, { 'idempotency-key': `cancel-${authorized.id}` })
+      assert.equal(canceled.statusCode, 200, canceled.body)
+      assert.equal(canceled.json().status, 'canceled')
+      assert.equal(issuerAvailable(), before, 'the issuer released the hold on the 0400')
+      const card = await kassa.store.db.selectFrom('card_transactions').select('status').where('reference_id', 'is not', null).where('merchant_id', '=', shop.id).where('kind', '=', 'authorization').where('amount', '=', 7_700n).executeTakeFirstOrThrow()
+      assert.equal(card.status, 'reversed')
+      const replay = await shop.api.post(`/v1/payments/${authorized.id}/cancel`, { cancellation_reason: 'abandoned' }, { 'idempotency-key': `cancel-${authorized.id}` })
+      assert.equal(replay.statusCode, 200)
+      const capture = await shop.api.post(`/v1/payments/${authorized.id}/capture`, {}, { 'idempotency-key': `cap-after-cancel-${authorized.id}` })
+      assert.equal(capture.statusCode, 409)
       await assertLedgerSound(kassa)
     })
 
