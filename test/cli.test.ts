@@ -61,6 +61,37 @@ describe('kassa CLI', () => {
     repaired.close()
   })
 
+  it('lists the channels, drains one (audited, kept), lists who is affected, and refuses bad settings in a readable line', () => {
+    const listed = kassa('channel', 'list')
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.match(listed.stdout, /^wallet_balance\tenabled\t/m)
+    const drained = kassa('channel', 'set', 'wallet_balance', '--state', 'draining', '--max', '500000')
+    assert.equal(drained.code, 0, drained.stderr)
+    assert.match(kassa('channel', 'list').stdout, /^wallet_balance\tdraining\tall\t.*\t500000\t/m)
+    const affected = kassa('channel', 'affected', 'wallet_balance')
+    assert.equal(affected.code, 0, affected.stderr)
+    const database = new Sqlite(join(directory, 'data', 'kassa.db'), { readonly: true })
+    try {
+      const audit = database.prepare("select actor_type, action from audit_log where target_id = 'wallet_balance'").all() as { actor_type: string; action: string }[]
+      assert.deepEqual(audit, [{ actor_type: 'cli', action: 'channel.updated' }])
+    } finally {
+      database.close()
+    }
+    assert.equal(kassa('channel', 'set', 'wallet_balance', '--state', 'enabled', '--max', 'none', '--merchants', 'all', '--fee', 'merchant').code, 0)
+    assert.match(kassa('channel', 'list').stdout, /^wallet_balance\tenabled\tall\t[^\t]+\t-\t-\t[0-9]+\tmerchant$/m, 'none, all and merchant clear the limits')
+    for (const args of [
+      ['channel', 'set', 'wallet_balance', '--state', 'off'],
+      ['channel', 'set', 'wallet_balance', '--min', '1.5'],
+      ['channel', 'set', 'no.such-channel', '--state', 'enabled'],
+      ['channel', 'affected', 'no.such-channel'],
+    ]) {
+      const result = kassa(...args)
+      assert.notEqual(result.code, 0, args.join(' '))
+      assert.ok(result.stderr.trim().length > 0, args.join(' '))
+      assert.doesNotMatch(result.stderr, /\n\s+at /, `${args.join(' ')}: no stack trace`)
+    }
+  })
+
   it('answers bad input with one readable line and a non-zero exit', () => {
     for (const args of [
       ['shopper', 'top-up', 'shp_01m84x920yn9vfyb6sdbkg4a9h', '--amount', '1.50'],

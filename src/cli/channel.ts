@@ -19,8 +19,9 @@ import type { ChannelState } from '../store/schema.js'
 
 type WithKassa = <T>(work: (kassa: Kassa) => Promise<T>) => Promise<T>
 
-function limit(text: string): bigint | null {
-  if (text === 'none') return null
+// A parser that answers null makes commander store '' instead: "none", "all" and "merchant" stay words until the action.
+function limit(text: string): bigint | 'none' {
+  if (text === 'none') return 'none'
   if (!/^[0-9]{1,12}$/.test(text)) throw new InvalidArgumentError('amounts are integers of minor units (at most 12 digits), or none')
   return BigInt(text)
 }
@@ -30,8 +31,8 @@ function state(text: string): ChannelState {
   return text as ChannelState
 }
 
-function merchants(text: string): string[] | null {
-  if (text === 'all') return null
+function merchants(text: string): string[] | 'all' {
+  if (text === 'all') return 'all'
   const ids = text.split(',').map((part) => part.trim())
   const bad = ids.find((id) => !isId('merchant', id))
   if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not a merchant id (mch_…); or use all`)
@@ -45,8 +46,8 @@ function currencies(text: string): string[] {
   return codes
 }
 
-function fee(text: string): number | null {
-  if (text === 'merchant') return null
+function fee(text: string): number | 'merchant' {
+  if (text === 'merchant') return 'merchant'
   const value = Number(text)
   if (!Number.isInteger(value) || value < 0 || value > 10_000) throw new InvalidArgumentError('the fee is basis points from 0 to 10000, or merchant')
   return value
@@ -80,15 +81,15 @@ export function registerChannelCommands(program: Command, withKassa: WithKassa, 
     .option('--max <minor>', 'highest amount in minor units, or none', limit)
     .option('--order <n>', 'display order on the checkout page', order)
     .option('--fee <basis points>', "MDR on this channel, or merchant (the merchant's own)", fee)
-    .action(async (id: string, options: { state?: ChannelState; merchants?: string[] | null; currencies?: string[]; min?: bigint | null; max?: bigint | null; order?: number; fee?: number | null }) => {
+    .action(async (id: string, options: { state?: ChannelState; merchants?: string[] | 'all'; currencies?: string[]; min?: bigint | 'none'; max?: bigint | 'none'; order?: number; fee?: number | 'merchant' }) => {
       const changes: ChannelChanges = {
         ...(options.state === undefined ? {} : { state: options.state }),
-        ...(options.merchants === undefined ? {} : { merchants: options.merchants }),
+        ...(options.merchants === undefined ? {} : { merchants: options.merchants === 'all' ? null : options.merchants }),
         ...(options.currencies === undefined ? {} : { currencies: options.currencies }),
-        ...(options.min === undefined ? {} : { min_amount: options.min }),
-        ...(options.max === undefined ? {} : { max_amount: options.max }),
+        ...(options.min === undefined ? {} : { min_amount: options.min === 'none' ? null : options.min }),
+        ...(options.max === undefined ? {} : { max_amount: options.max === 'none' ? null : options.max }),
         ...(options.order === undefined ? {} : { display_order: options.order }),
-        ...(options.fee === undefined ? {} : { fee_basis_points: options.fee }),
+        ...(options.fee === undefined ? {} : { fee_basis_points: options.fee === 'merchant' ? null : options.fee }),
       }
       if (Object.keys(changes).length === 0) throw new Error('nothing to change: give at least one of --state, --merchants, --currencies, --min, --max, --order, --fee')
       const updated = await withKassa((kassa) => updateChannelConfig(kassa.store, kassa.clock, { type: 'cli', id: 'kassa-cli' }, id, changes))

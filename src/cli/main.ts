@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js'
 import { registerChannelCommands } from './channel.js'
 import { isCurrencyCode } from '../domain/currency.js'
 import { newId } from '../domain/ids.js'
+import { toJson } from '../domain/json.js'
 import { AMOUNT_MINOR_MAX, formatMinor } from '../domain/money.js'
 import { startDemoCounterparts } from '../demo/simulators.js'
 import { runDemoStory } from '../demo/story.js'
@@ -33,7 +34,8 @@ async function withKassa<T>(work: (kassa: Kassa) => Promise<T>, logLevel = 'warn
 }
 
 function print(value: unknown): void {
-  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`)
+  // Amounts are bigints: written as JSON numbers, as the API writes them.
+  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(JSON.parse(toJson(value)), null, 2)}\n`)
 }
 
 function minorUnits(text: string): bigint {

@@ -159,6 +159,47 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(world.kassa)
     })
 
+    it('a stale CLOSED arriving after PAID (out of order) changes nothing: the late money is refunded once', async () => {
+      const icbc = bank('icbc-sim')
+      icbc.setFaults([{ action: 'pay_after_close' }, { action: 'notify_out_of_order', status: 'closed', delayMs: 5_000 }])
+      const late = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 1_357)).json()
+      const attempt = await attemptOf(late.id)
+      const alice = icbc.account('alice')?.balance_minor ?? 0n
+      assert.equal((await shop.api.post(`/v1/payments/${late.id}/cancel`, {}, { 'idempotency-key': `cancel-${late.id}` })).json().status, 'canceled')
+      assert.equal(icbc.pay(attempt.provider_order_id ?? '', 'alice'), 'paid')
+      await icbc.notificationsSettled(15_000)
+      const deliveries = icbc.notifications().filter((record) => record.order_no === attempt.id)
+      const order = deliveries.map((record) => `${record.status}:${record.attempts[0]?.at_ms ?? 0}`)
+      const paidAt = deliveries.find((record) => record.status === 'paid')?.attempts[0]
+      const closedAt = deliveries.find((record) => record.status === 'closed')?.attempts[0]
+      assert.ok(paidAt && closedAt, order.join())
+      assert.ok(closedAt.at_ms >= paidAt.at_ms, `CLOSED arrived after PAID (${order.join()})`)
+      const refunds = await until('the late money returned', async () => {
+        const rows = await world.kassa.store.db.selectFrom('refunds').selectAll().where('payment_id', '=', late.id).where('status', '=', 'succeeded').execute()
+        return rows.length > 0 ? rows : undefined
+      })
+      assert.equal(refunds.length, 1)
+      assert.equal(refunds[0]?.amount, 1_357n)
+      assert.equal(icbc.account('alice')?.balance_minor, alice)
+      const notes = await world.kassa.store.db.selectFrom('channel_notifications').select(['outcome']).where('order_no', '=', attempt.id).execute()
+      assert.ok(notes.some((n) => n.outcome === 'duplicate'), `the stale CLOSED was recorded and changed nothing (${notes.map((n) => n.outcome).join()})`)
+      assert.equal((await payment(late.id)).status, 'canceled')
+      icbc.setFaults([])
+      await assertLedgerSound(world.kassa)
+    })
+
+    it('a channel with its own fee charges it instead of the merchant\'s', async () => {
+      assert.equal((await operator.api.post('/console/v1/channels/wallet.wechat-like', { fee_basis_points: 100 })).statusCode, 200)
+      try {
+        const created = (await pay({ type: 'wallet', provider: 'wechat-like' }, 10_000)).json()
+        assert.equal(wallet('wechat-like').pay((await attemptOf(created.id)).provider_order_id ?? '', 'wang'), 'paid')
+        const paid = await settled(created.id)
+        assert.equal(paid.fee_amount, 100, '1.00 % of 100.00, not the merchant\'s 0.60 %')
+      } finally {
+        await operator.api.post('/console/v1/channels/wallet.wechat-like', { fee_basis_points: null })
+      }
+    })
+
     it('refunds through the bank: partial, repeated, never beyond what was paid; a lost answer settles once', async () => {
       const icbc = bank('icbc-sim')
       const created = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 10_000)).json()
