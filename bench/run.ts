@@ -1,27 +1,37 @@
 /**
  * `npm run bench`: the payment benchmark against its ceiling, the latency at 80 % of saturation,
- * PostgreSQL as an extra row when it answers, the codec benchmarks when their modules exist; then
- * writes docs/benchmarks.md. About 3 minutes; stops itself after `globalTimeLimitMs` in any case.
+ * PostgreSQL as an extra row when it answers, the codec benchmarks when their modules exist, POS
+ * card authorizations end to end against the scheme simulator alone (bench/pos.ts); then writes
+ * docs/benchmarks.md. About 5 minutes; stops itself after `globalTimeLimitMs` in any case.
  *
  * Flags: --quick (one short round, for trying the harness; does not write the docs unless --write),
  * --profile (one Kassa run under `node --cpu-prof`, prints the top self-time functions),
- * --no-postgres, --no-codecs, --no-write. BENCH_POSTGRES_URL overrides the PostgreSQL URL.
+ * --only pos (only the POS benchmark; rewrites only its section of docs/benchmarks.md),
+ * --no-postgres, --no-codecs, --no-pos, --no-write. BENCH_POSTGRES_URL overrides the PostgreSQL URL.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { killChildren } from './lib/child.js'
 import { runCodecBench, type CodecOutcome } from './lib/codecs.js'
 import { describeMachine } from './lib/machine.js'
-import { renderReport, summarize } from './lib/report.js'
+import { renderReport, replaceSection, summarize } from './lib/report.js'
 import { benchPayments, defaultPaymentBenchSettings, profilePayments, type PaymentBenchSettings } from './payments.js'
+import { benchPos, defaultPosBenchSettings, posSummaryLine, renderPosSection, summarizePos, type PosBenchSettings } from './pos.js'
 
-const globalTimeLimitMs = 330_000
+const globalTimeLimitMs = 480_000
 const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/test'
 const codecDurationMs = 1_000
 const codecTimeoutMs = 45_000
 
-const flags = new Set(process.argv.slice(2))
+const args = process.argv.slice(2)
+const flags = new Set(args)
 const quick = flags.has('--quick')
+/** The benchmarks `--only` can pick. */
+const selectable = ['pos'] as const
+const onlyIndex = args.indexOf('--only')
+const only = onlyIndex < 0 ? undefined : args[onlyIndex + 1]
+const docsPath = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url))
+const writeDocs = !flags.has('--no-write') && (!quick || flags.has('--write'))
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`)
@@ -34,7 +44,34 @@ function postgresUrl(): string | undefined {
   return defaultPostgresUrl
 }
 
+/** The POS benchmark, its summary line printed; that line, its docs section, and whether every run was clean. */
+async function runPos(command: string): Promise<{ section: string[]; line: string; clean: boolean }> {
+  const settings: PosBenchSettings = { ...defaultPosBenchSettings, ...(quick ? { rounds: 1, warmupSeconds: 1, measureSeconds: 3 } : {}) }
+  const loadAverage = describeMachine().loadAverage
+  const date = new Date()
+  log(`pos: ${settings.rounds} round(s) of scheme direct + Kassa POS, ${settings.terminals} terminals, ${settings.warmupSeconds} s warm-up + ${settings.measureSeconds} s each`)
+  const result = await benchPos(settings, log)
+  const summary = summarizePos(result)
+  const line = posSummaryLine(summary)
+  log(line)
+  return { section: renderPosSection(result, { date, command, loadAverage }), line, clean: summary.allClean }
+}
+
+/** `--only pos`: the POS benchmark alone; its section of docs/benchmarks.md is rewritten, the rest kept. */
+async function mainPosOnly(): Promise<number> {
+  const pos = await runPos(`npm run bench -- ${args.join(' ')}`)
+  if (writeDocs) {
+    writeFileSync(docsPath, replaceSection(readFileSync(docsPath, 'utf8'), pos.section, '## Codecs'))
+    log(`\nwrote the POS section of ${docsPath}`)
+  }
+  return pos.clean ? 0 : 1
+}
+
 async function main(): Promise<number> {
+  if (only !== undefined) {
+    if (only === 'pos') return mainPosOnly()
+    throw new Error(`--only takes one of: ${selectable.join(', ')}`)
+  }
   const started = Date.now()
   // Described before the load starts, so the load average is other work's, not ours.
   const machine = describeMachine()
@@ -66,11 +103,15 @@ async function main(): Promise<number> {
     for (const outcome of codecs) log(outcome.status === 'ok' ? `${outcome.title}: ${outcome.rows.length} rows in ${outcome.elapsedMs} ms` : `${outcome.title}: ${outcome.status}, ${outcome.reason}`)
   }
 
+  const command = quick ? 'npm run bench -- --quick' : 'npm run bench'
+  const pos = flags.has('--no-pos') ? undefined : await runPos(command)
+
   const summary = summarize(result)
   log('')
   log(`Kassa   ${Math.round(summary.kassaRate)} payments/s, p50 ${summary.kassaP50} ms, p99 ${summary.kassaP99} ms (median)`)
   log(`ceiling ${Math.round(summary.ceilingRate)} payments/s, p50 ${summary.ceilingP50} ms, p99 ${summary.ceilingP99} ms (median)`)
   log(`ratio   ${summary.ratio.toFixed(2)}`)
+  if (pos !== undefined) log(pos.line)
   log(`80 %    autocannon overallRate: ${summary.lightLoadRate === undefined ? 'n/a' : Math.round(summary.lightLoadRate)} payments/s, p99 ${summary.lightLoadP99 ?? 'n/a'} ms`)
   log(`80 %    evenly paced:           ${summary.pacedRate === undefined ? 'n/a' : Math.round(summary.pacedRate)} payments/s, p99 ${summary.pacedP99 ?? 'n/a'} ms`)
   for (const verdict of summary.verdicts) log(`${verdict.met === undefined ? 'n/a   ' : verdict.met ? 'MET   ' : 'MISSED'} ${verdict.name}: ${verdict.figure}`)
@@ -84,16 +125,16 @@ async function main(): Promise<number> {
     postgresVersion: result.postgres?.ready?.databaseVersion,
     result,
     codecs,
+    posSection: pos?.section,
     elapsedSeconds: (Date.now() - started) / 1000,
-    command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+    command,
   })
-  if (!flags.has('--no-write') && (!quick || flags.has('--write'))) {
-    const path = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url))
-    writeFileSync(path, markdown)
-    log(`\nwrote ${path}`)
+  if (writeDocs) {
+    writeFileSync(docsPath, markdown)
+    log(`\nwrote ${docsPath}`)
   }
   // The benchmark failed if a run could not be trusted; missing a target is a result, not a failure.
-  return summary.allClean ? 0 : 1
+  return summary.allClean && (pos?.clean ?? true) ? 0 : 1
 }
 
 const watchdog = setTimeout(() => {

@@ -1,4 +1,5 @@
 import { cpuPerPayment, type PaymentBenchResult, type ServerKind, type ServerRun } from '../payments.js'
+import { posSectionHeading } from '../pos.js'
 import type { CodecOutcome } from './codecs.js'
 import type { Machine } from './machine.js'
 import { median } from './stats.js'
@@ -125,6 +126,8 @@ export type ReportInput = {
   postgresVersion: string | undefined
   result: PaymentBenchResult
   codecs: CodecOutcome[]
+  /** The POS section (bench/pos.ts renderPosSection), from its heading; undefined when it was not run. */
+  posSection: string[] | undefined
   elapsedSeconds: number
   command: string
 }
@@ -222,6 +225,7 @@ export function renderReport(input: ReportInput): string {
       '',
     )
   }
+  push(...(input.posSection ?? [posSectionHeading, '', 'Not measured in this run (`--no-pos`).', '']))
   push('## Codecs', '')
   for (const outcome of input.codecs) {
     push(`### ${outcome.title}`, '')
@@ -258,6 +262,24 @@ export function renderReport(input: ReportInput): string {
     '- Medians are taken separately per column (payments/s, p50, p99) over the rounds.',
     '',
   )
+  return lines.join('\n')
+}
+
+/**
+ * `markdown` with the section that starts with `section[0]` (a `## ` heading, up to the next one)
+ * replaced by `section`; inserted before the `beforeHeading` section, or at the end, if it has none.
+ * So one benchmark run on its own updates its section and leaves the others' figures alone.
+ */
+export function replaceSection(markdown: string, section: readonly string[], beforeHeading: string): string {
+  const lines = markdown.split('\n')
+  const start = lines.indexOf(section[0] ?? '')
+  if (start >= 0) {
+    const next = lines.findIndex((line, index) => index > start && line.startsWith('## '))
+    lines.splice(start, (next < 0 ? lines.length : next) - start, ...section)
+  } else {
+    const before = lines.indexOf(beforeHeading)
+    lines.splice(before < 0 ? lines.length : before, 0, ...section)
+  }
   return lines.join('\n')
 }
 

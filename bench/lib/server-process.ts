@@ -20,7 +20,7 @@ const drainTimeoutMs = 10_000
 const shopperCountMax = 64
 
 /** Sends one message to the runner and resolves once it has left this process. */
-export function sendToRunner(message: ServerMessage): Promise<void> {
+export function sendToRunner<Message extends { type: string } = ServerMessage>(message: Message): Promise<void> {
   const send = process.send?.bind(process)
   if (send === undefined) throw new Error('this file is started by bench/run.ts with child_process.fork, not by hand')
   return new Promise((resolve) => send(message, undefined, {}, () => resolve()))
@@ -41,11 +41,11 @@ export function serverSettings(env: NodeJS.ProcessEnv = process.env): ServerSett
 
 /**
  * The guards every server process sets first: it exits by itself after `lifetimeMs`, and at once
- * if the runner goes away, so no benchmark server outlives its run; its temporary data directory
- * is removed on any exit.
+ * if the runner goes away, so no benchmark server outlives its run; its temporary data directory,
+ * if it has one, is removed on any exit.
  */
-export function guardProcess(settings: ServerSettings, dataDirectory: string): void {
-  process.on('exit', () => rmSync(dataDirectory, { recursive: true, force: true }))
+export function guardProcess(settings: ServerSettings, dataDirectory?: string): void {
+  if (dataDirectory !== undefined) process.on('exit', () => rmSync(dataDirectory, { recursive: true, force: true }))
   setTimeout(() => {
     process.stderr.write(`bench server: lifetime of ${settings.lifetimeMs} ms exceeded, exiting\n`)
     process.exit(3)

@@ -34,8 +34,9 @@ import {
   type TerminalCredentials,
   type TerminalExchange,
 } from '../acquiring/pos-host/terminal.js'
-import { registerTerminal, terminalIdPattern, type RegisteredTerminal } from '../acquiring/pos-host/terminals.js'
+import { registerTerminal, terminalIdPattern } from '../acquiring/pos-host/terminals.js'
 import { loadConfig } from '../config.js'
+import { assert } from '../domain/assert.js'
 import { createMerchant } from '../merchants/service.js'
 import type { Kassa } from '../kassa.js'
 
@@ -302,23 +303,32 @@ export function registerPosCommands(program: Command, deps: PosCliDeps = {}): vo
     .option('--host <host>', 'the POS host', '127.0.0.1')
     .option('--port <port>', 'its port', integerIn(1, 65_535), 8583)
     .action(async (options: { terminals: number; duration: number; merchant?: string; card: string; expiry: string; host: string; port: number }) => {
-      const terminals = await withKassa(async (kassa) => {
-        const merchantId = options.merchant ?? (await createMerchant(kassa.store, kassa.clock, actor, { name: 'POS load', kind: 'third_party', fee_basis_points: undefined })).merchant.id
-        const registered: RegisteredTerminal[] = []
-        // At most loadTerminalsMax registrations.
-        for (let index = 0; index < options.terminals; index++) registered.push(await registerTerminal(kassa.store, kassa.clock, kassa.masterKey, actor, { merchant_id: merchantId }))
-        return registered
-      })
+      const terminals = await withKassa((kassa) => registerLoadTerminals(kassa, options.terminals, options.merchant))
       const report = await runPosLoad({
         host: options.host,
         port: options.port,
-        terminals: terminals.map((terminal) => ({ terminal_id: terminal.terminal_id, mac_key: terminal.mac_key, card_acceptor_id: terminal.card_acceptor_id })),
+        terminals,
         durationMs: options.duration,
         card: { pan: options.card, expiry: options.expiry },
       })
       io.writeOut(`${formatLoadReport(report)}\n`)
       if (report.unanswered > 0 || report.answered === 0) io.setExitCode(exitCodeNoAnswer)
     })
+}
+
+/**
+ * Registers `count` terminals for a load run (`pos load`, bench/pos.ts) to `merchantId`, or to a new
+ * merchant "POS load"; returns them as the terminals will hold them.
+ */
+export async function registerLoadTerminals(kassa: Kassa, count: number, merchantId?: string): Promise<TerminalCredentials[]> {
+  assert(Number.isSafeInteger(count) && count >= 1 && count <= loadTerminalsMax, `1 to ${loadTerminalsMax} terminals`)
+  const merchant = merchantId ?? (await createMerchant(kassa.store, kassa.clock, actor, { name: 'POS load', kind: 'third_party', fee_basis_points: undefined })).merchant.id
+  const terminals: TerminalCredentials[] = []
+  for (let index = 0; index < count; index++) {
+    const registered = await registerTerminal(kassa.store, kassa.clock, kassa.masterKey, actor, { merchant_id: merchant })
+    terminals.push({ terminal_id: registered.terminal_id, mac_key: registered.mac_key, card_acceptor_id: registered.card_acceptor_id })
+  }
+  return terminals
 }
 
 /** `00 Approved  auth 123456  stan 000042  rrn 600112000003` (and a warning when the MAC is not right). */
