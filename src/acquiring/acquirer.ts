@@ -52,6 +52,18 @@ export type AcquireInput = {
   readonly card: CardPresentment
   /** The payment or POS request this belongs to. */
   readonly reference_id: string | null
+  /**
+   * Run in the transaction that records the request, before anything is sent: false means another
+   * process already sent this one, and `acquire` throws `AlreadySent` instead of sending it again.
+   */
+  readonly claim?: (tx: Tx) => Promise<boolean>
+}
+
+/** `acquire` was asked to send what its `claim` says is sent already. */
+export class AlreadySent extends Error {
+  constructor(readonly reference_id: string | null) {
+    super(`card request ${reference_id ?? '?'} was sent already`)
+  }
 }
 
 export type CardOutcome =
@@ -117,6 +129,7 @@ export class Acquirer {
     const id = newId('card_transaction', this.now())
     const transaction = await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
+      if (input.claim !== undefined && !(await input.claim(tx))) throw new AlreadySent(input.reference_id)
       const card = await vaultCard(tx, this.options.masterKey, input.merchant_id, { pan: input.card.pan, expiry: input.card.expiry }, input.card.kind ?? 'pan', nowMs)
       return this.insertTransaction(tx, {
         id,
@@ -155,6 +168,9 @@ export class Acquirer {
       const nowMs = this.now()
       const original = await this.load(tx, merchantId, authorizationId)
       if (original.kind !== 'authorization' || original.status !== 'approved' || original.amount_captured > 0n) throw new KassaError('payment_not_capturable')
+      // One capture per authorization: a second request while the first awaits the scheme is refused, not sent.
+      const [earlier] = await tx.execute(tx.builder.selectFrom('card_transactions').select('status').where('original_id', '=', original.id).where('kind', '=', 'capture').where('status', 'in', ['pending', 'approved']).limit(1))
+      if (earlier !== undefined) throw new KassaError('payment_not_capturable', { message: earlier.status === 'pending' ? 'This authorization is being captured already; retry in a moment.' : 'This authorization is captured already.' })
       const captureAmount = amount ?? original.amount
       if (captureAmount <= 0n || captureAmount > original.amount) throw new KassaError('capture_exceeds_authorized', { param: 'amount' })
       const card = await revealCard(tx, this.options.masterKey, original.card_id)

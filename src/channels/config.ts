@@ -30,6 +30,19 @@ export type ChannelConfig = {
 
 export const channelStates = ['enabled', 'draining', 'disabled'] as const satisfies readonly ChannelState[]
 
+/** The lists as stored (JSON arrays) parsed once each: every confirm reads its channel's row. */
+const parsedLists = new Map<string, readonly string[]>()
+
+function parsedList(text: string): readonly string[] {
+  let list = parsedLists.get(text)
+  if (list === undefined) {
+    if (parsedLists.size >= 256) parsedLists.clear()
+    list = Object.freeze(JSON.parse(text) as string[])
+    parsedLists.set(text, list)
+  }
+  return list
+}
+
 export function configFromRow(row: ChannelConfigRow): ChannelConfig {
   return {
     ...row,
@@ -38,8 +51,8 @@ export function configFromRow(row: ChannelConfigRow): ChannelConfig {
     fee_basis_points: row.fee_basis_points === null ? null : Number(row.fee_basis_points),
     min_amount: row.min_amount === null ? null : BigInt(row.min_amount),
     max_amount: row.max_amount === null ? null : BigInt(row.max_amount),
-    merchants: row.merchants === null ? null : (JSON.parse(row.merchants) as string[]),
-    currencies: JSON.parse(row.currencies) as string[],
+    merchants: row.merchants === null ? null : parsedList(row.merchants),
+    currencies: parsedList(row.currencies),
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Acquirer, CardOutcome } from '../acquiring/acquirer.js'
+import { AlreadySent, type Acquirer, type CardOutcome } from '../acquiring/acquirer.js'
 import { luhnValid, maskPan } from '../acquiring/iso8583/index.js'
 import type { CardReverser } from '../acquiring/pos-host/reversal.js'
 import { revealCard, vaultCard } from '../acquiring/vault.js'
@@ -84,16 +84,23 @@ export class CardPayments {
       outcome = earlier.status === 'approved' ? { outcome: 'approved', transaction: earlier } : earlier.status === 'declined' ? { outcome: 'declined', transaction: earlier, reason: 'declined', response_code: earlier.response_code ?? '05' } : { outcome: earlier.status, transaction: earlier }
     } else {
       const card = await this.options.store.writer.submit((tx) => revealCard(tx, this.options.masterKey, attempt.saved_method_id ?? ''))
-      outcome = await this.options.acquirer.acquire({
-        merchant_id: attempt.merchant_id,
-        fee_basis_points: fee,
-        terminal_id: ecommerceTerminalId,
-        kind: payment.capture_method === 'manual' ? 'authorization' : 'sale',
-        amount: attempt.amount,
-        currency: attempt.currency as never,
-        card: { pan: card.pan, expiry: card.expiry, entry_mode: '012' },
-        reference_id: attempt.id,
-      })
+      try {
+        outcome = await this.options.acquirer.acquire({
+          merchant_id: attempt.merchant_id,
+          fee_basis_points: fee,
+          terminal_id: ecommerceTerminalId,
+          kind: payment.capture_method === 'manual' ? 'authorization' : 'sale',
+          amount: attempt.amount,
+          currency: attempt.currency as never,
+          card: { pan: card.pan, expiry: card.expiry, entry_mode: '012' },
+          reference_id: attempt.id,
+          claim: (tx) => this.claimAttempt(tx, attempt.id),
+        })
+      } catch (error) {
+        // A retry, a replay or another node's worker started it first: it is theirs to finish.
+        if (error instanceof AlreadySent) return
+        throw error
+      }
     }
     await this.options.store.writer.submit(async (tx) => {
       const nowMs = this.now()
@@ -124,10 +131,11 @@ export class CardPayments {
    */
   async capture(merchant: MerchantContext, paymentId: string, amount: bigint | undefined, request: IdempotentRequest): Promise<StoredResponse> {
     const attempt = await this.paidAttempt(paymentId, merchant.id)
+    const fee = await this.feeOf(merchant.id)
     let captured: CardOutcome | undefined
     if (attempt !== undefined) {
       try {
-        captured = await this.options.acquirer.capture(merchant.id, attempt.provider_order_id ?? '', amount, merchant.fee_basis_points)
+        captured = await this.options.acquirer.capture(merchant.id, attempt.provider_order_id ?? '', amount, fee)
       } catch (error) {
         // Already captured (a retry): the stored answer of the first request is replayed below.
         if (!(error instanceof KassaError) || error.code !== 'payment_not_capturable') throw error
@@ -140,7 +148,7 @@ export class CardPayments {
         throw new KassaError('counterpart_declined', { message: `The scheme did not accept the capture (${captured.outcome}); the authorization stands.` })
       }
       const received = captured.transaction.amount
-      const next = moved(payment, 'succeeded', { amount_capturable: 0n, amount_received: received, fee_amount: feeFor(received, merchant.fee_basis_points) }, nowMs)
+      const next = moved(payment, 'succeeded', { amount_capturable: 0n, amount_received: received, fee_amount: feeFor(received, fee) }, nowMs)
       await this.options.payments.applyDecision(tx, payment, { next, transfers: [], events: ['payment.succeeded'] }, nowMs)
       await tx.execute(tx.builder.updateTable('channel_attempts').set({ provider_order_id: captured.transaction.id, updated_at: nowMs }).where('id', '=', attempt.id))
       return { status: 200, body: paymentView(next) }
@@ -243,11 +251,27 @@ export class CardPayments {
     })
   }
 
+  /**
+   * In the transaction that records the card request: is this attempt still waiting to be sent?
+   * The attempt row is locked (PostgreSQL) so two nodes cannot both answer yes.
+   */
+  private async claimAttempt(tx: Tx, attemptId: string): Promise<boolean> {
+    let query = tx.builder.selectFrom('channel_attempts').select('status').where('id', '=', attemptId)
+    if (tx.dialect.rowLocks) query = query.forUpdate()
+    const [attempt] = await tx.execute(query)
+    if (attempt?.status !== 'creating') return false
+    const [sent] = await tx.execute(tx.builder.selectFrom('card_transactions').select('id').where('reference_id', '=', attemptId).where('original_id', 'is', null).limit(1))
+    return sent === undefined
+  }
+
   private async paidAttempt(paymentId: string, merchantId: string): Promise<ChannelAttemptRow | undefined> {
     return this.options.store.db.selectFrom('channel_attempts').selectAll().where('payment_id', '=', paymentId).where('merchant_id', '=', merchantId).where('channel_id', '=', 'card').where('status', '=', 'paid').executeTakeFirst()
   }
 
+  /** The card channel's own MDR when the operators set one, else the merchant's. */
   private async feeOf(merchantId: string): Promise<number> {
+    const channel = await this.options.store.db.selectFrom('channel_configs').select('fee_basis_points').where('id', '=', 'card').executeTakeFirst()
+    if (channel?.fee_basis_points !== undefined && channel.fee_basis_points !== null) return Number(channel.fee_basis_points)
     const row = await this.options.store.db.selectFrom('merchants').select('fee_basis_points').where('id', '=', merchantId).executeTakeFirstOrThrow()
     return Number(row.fee_basis_points)
   }

@@ -49,6 +49,9 @@ type Applied = 'applied' | 'duplicate' | 'rejected'
 
 const unknownAttemptsMax = 8
 
+/** How long after a counterpart's order would have expired a closed attempt is asked about once more. */
+const closedRecheckMarginMs = 10 * 60_000
+
 /** Checkout links: an HMAC of the payment id under the master key, so a link opens only its payment. */
 export function checkoutToken(masterKey: MasterKey, paymentId: string): string {
   return createHmac('sha256', masterKey.key).update(`checkout:${paymentId}`).digest('base64url').slice(0, 32)
@@ -244,8 +247,10 @@ export class CounterpartPayments {
     const expired = this.now() >= Number(attempt.created_at) + this.orderTtlMs
     const answer = expired ? await this.closeAtCounterpart(provider, attempt.id) : await provider.queryOrder(attempt.id)
     if (answer.outcome === 'ok' && answer.report !== null) {
-      await this.afterApplied(await this.applyReport(attempt.id, answer.report))
-      return
+      const applied = await this.applyReport(attempt.id, answer.report)
+      await this.afterApplied(applied)
+      // "Still pending" moves nothing: ask again later, and let other attempts have their turn.
+      if (applied.outcome === 'applied') return
     }
     await this.store.writer.submit(async (tx) => {
       const fresh = await this.loadAttempt(tx, attempt.id)
@@ -441,6 +446,8 @@ export class CounterpartPayments {
     if (refund === undefined || refund.status !== 'pending' || refund.attempt_id === null) return
     const attempt = await this.attempt(refund.attempt_id)
     if (attempt === undefined) throw new Error(`refund ${refund.id} names a missing attempt`)
+    // Card refunds go through the acquirer (CardPayments.refund), never a provider.
+    if (attempt.channel_id === 'card') return
     const provider = this.requireProvider(attempt.channel_id)
     let answer = await provider.refund({
       order_no: attempt.id,
@@ -535,12 +542,18 @@ export class CounterpartPayments {
       await this.afterApplied(await this.applyReport(attempt.id, answer.report))
       return
     }
-    const settled = answer.outcome !== 'unknown'
+    // Still open there (a close that crossed a creation): close it again.
+    if (answer.outcome === 'ok' && answer.report.status === 'pending') await this.requireProvider(attempt.channel_id).closeOrder(attempt.id)
+    // A payer can pay "as it closes" and its notification be lost: keep asking, less and less often,
+    // until the counterpart's own order would have expired, then once more.
+    const lastCheckAt = Number(attempt.created_at) + this.orderTtlMs + closedRecheckMarginMs
     await this.store.writer.submit(async (tx) => {
       const fresh = await this.loadAttempt(tx, attempt.id)
       if (fresh.status !== 'closed') return
       const tries = Number(fresh.queries) + 1
-      await this.updateAttempt(tx, fresh, { queries: tries, next_check_at: settled ? null : this.now() + backoff(tries) })
+      const nowMs = this.now()
+      const next = nowMs < lastCheckAt ? Math.min(nowMs + backoff(tries), lastCheckAt) : answer.outcome === 'unknown' ? nowMs + backoff(tries) : null
+      await this.updateAttempt(tx, fresh, { queries: tries, next_check_at: next })
     })
   }
 
@@ -566,6 +579,11 @@ export class CounterpartPayments {
   // ——— rows ———
 
   private async loadAttempt(tx: Tx, id: string): Promise<ChannelAttemptRow> {
+    if (tx.dialect.rowLocks) {
+      // Payment before attempt, always: a cancel locks in that order, and two orders would deadlock.
+      const [owner] = await tx.execute(tx.builder.selectFrom('channel_attempts').select('payment_id').where('id', '=', id))
+      if (owner !== undefined) await tx.execute(tx.builder.selectFrom('payments').select('id').where('id', '=', owner.payment_id).forUpdate())
+    }
     let query = tx.builder.selectFrom('channel_attempts').selectAll().where('id', '=', id)
     if (tx.dialect.rowLocks) query = query.forUpdate()
     const [row] = await tx.execute(query)

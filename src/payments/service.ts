@@ -199,7 +199,7 @@ export class PaymentService {
   }
 
   async capture(merchant: MerchantContext, paymentId: string, amountToCapture: bigint | undefined, request: IdempotentRequest) {
-    if (this.cards !== undefined && (await this.isCardPayment(merchant.id, paymentId))) return this.cards.capture(merchant, paymentId, amountToCapture, request)
+    if (await this.isCardPayment(merchant.id, paymentId)) return this.cardsHere().capture(merchant, paymentId, amountToCapture, request)
     const captureTransferId = newId('transfer', this.clock.now())
     const feeTransferId = newId('transfer', this.clock.now())
     return this.submit(request, async (tx, nowMs) => {
@@ -217,7 +217,7 @@ export class PaymentService {
   }
 
   async cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest) {
-    if (this.cards !== undefined && (await this.isCardPayment(merchant.id, paymentId))) return this.cards.cancel(merchant, paymentId, reason, request)
+    if (await this.isCardPayment(merchant.id, paymentId)) return this.cardsHere().cancel(merchant, paymentId, reason, request)
     const releaseTransferId = newId('transfer', this.clock.now())
     // A counterpart's open order is closed first, outside any transaction, so it can no longer be paid.
     await this.counterparts?.closeBeforeCancel(merchant.id, paymentId)
@@ -239,7 +239,7 @@ export class PaymentService {
     input: { payment_id: string; amount: bigint | undefined; reason: string | null; metadata: Readonly<Record<string, string>> },
     request: IdempotentRequest,
   ) {
-    if (this.cards !== undefined && (await this.isCardPayment(merchant.id, input.payment_id))) return this.cards.refund(merchant, input, request)
+    if (await this.isCardPayment(merchant.id, input.payment_id)) return this.cardsHere().refund(merchant, input, request)
     const refundId = newId('refund', this.clock.now())
     const transferId = newId('transfer', this.clock.now())
     return this.submit(request, async (tx, nowMs) => {
@@ -303,6 +303,12 @@ export class PaymentService {
     await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null })
     await recordEvent(tx, { merchant_id: payment.merchant_id, type: 'refund.created', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
     return { status: 200, body: refundView(refund) }
+  }
+
+  /** A card payment is captured, canceled and refunded only through the scheme, never in the ledger alone. */
+  private cardsHere(): CardPayments {
+    if (this.cards === undefined) throw new KassaError('channel_unavailable', { message: 'Card payments need the link to the card scheme, which this node does not have; try again on another node.' })
+    return this.cards
   }
 
   private async isCardPayment(merchantId: string, paymentId: string): Promise<boolean> {

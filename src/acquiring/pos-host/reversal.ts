@@ -93,6 +93,9 @@ export function cardReverser(options: CardReverserOptions): CardReverser {
       }
       if (row.amount_refunded > 0n) return { done: { outcome: 'not_reversible', transaction: row, reason: 'refunded' } }
       if (row.amount_captured > 0n) return { done: { outcome: 'not_reversible', transaction: row, reason: 'captured' } }
+      // A capture or refund on its way to the scheme decides first; reversing under it would undo what it books.
+      const [child] = await tx.execute(tx.builder.selectFrom('card_transactions').select('id').where('original_id', '=', row.id).where('status', '=', 'pending').limit(1))
+      if (child !== undefined) return { done: { outcome: 'in_flight', transaction: row } }
       if (row.stan === null || row.transmitted_at === null) return { done: { outcome: 'nothing_to_reverse', transaction: row } }
       let current = row
       if (row.status === 'approved') {

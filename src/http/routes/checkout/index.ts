@@ -51,11 +51,13 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
 
   async function state(checkout: Checkout) {
     const view = await livePaymentView(deps, checkout.payment.merchant_id, checkout.payment.id)
-    const methods = await paymentMethodsFor(deps.store, checkout.payment, (config) => {
+    const offered = await paymentMethodsFor(deps.store, checkout.payment, (config) => {
       if (config.kind === 'wallet_balance') return walletBalanceOffered(checkout)
       if (config.kind === 'cod') return false
       return offeredHere(deps, config)
     })
+    // A seller holds its checkout links too: a shopper's saved accounts appear only on the shop's own checkout.
+    const methods = checkout.merchant.merchant_kind === 'self_operated' ? offered : { ...offered, saved_methods: [], unavailable_saved_methods: [] }
     const balances = checkout.payment.shopper_id === null || !walletBalanceOffered(checkout) ? [] : await shopperBalances(deps.store.db, checkout.payment.shopper_id)
     const attempt = await deps.counterparts.latestAttempt(checkout.payment.id)
     const nextAction = (view?.next_action ?? null) as NextAction | null
@@ -220,6 +222,8 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
     async (request, reply) => {
       const checkout = await open(request)
       if (checkout.payment.shopper_id === null) throw new KassaError('saved_method_missing', { param: 'method' })
+      // A seller holds its own payments' checkout links: only the shop's own checkout may remove a shopper's account.
+      if (checkout.merchant.merchant_kind !== 'self_operated') throw new KassaError('permission_denied', { message: "Saved accounts are managed in the shop's own app." })
       await unbind(bindingDeps, checkout.payment.shopper_id, request.params.method)
       return sendJson(reply, await state(checkout))
     },

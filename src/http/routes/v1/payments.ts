@@ -149,8 +149,10 @@ export async function paymentRoutes(app: FastifyInstance, deps: AppDeps): Promis
     async (request, reply) => {
       const payment = await getPayment(deps.store.db, merchantOf(request).id, request.params.id)
       if (payment === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such payment: ${request.params.id}` })
+      const merchant = merchantOf(request)
       const methods = await paymentMethodsFor(deps.store, payment, (config) => offeredHere(deps, config))
-      return sendJson(reply, methods)
+      // A shopper's saved accounts are the platform's to show: a third-party seller sees the channels only.
+      return sendJson(reply, merchant.merchant_kind === 'self_operated' ? methods : { ...methods, saved_methods: [], unavailable_saved_methods: [] })
     },
   )
 
