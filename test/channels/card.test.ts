@@ -137,6 +137,40 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(kassa)
     })
 
+    it('never sends two sales for one payment: a retried request and extra starts race the first', async () => {
+      const card = await tokenize(testCards.approve.pan)
+      const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
+      const before = issuer()
+      const body = { amount: 3_100, currency: 'CNY', order_reference: 'race-1', confirm: true, payment_method: { type: 'card', card } }
+      const key = { 'idempotency-key': `race-${dialect}` }
+      const answers = await Promise.all([shop.api.post('/v1/payments', body, key), shop.api.post('/v1/payments', body, key), shop.api.post('/v1/payments', body, key)])
+      const paymentId = answers.map((answer) => answer.json()?.id as string | undefined).find((id) => id !== undefined)
+      assert.ok(paymentId, answers.map((a) => a.body).join('\n'))
+      const attempt = await kassa.counterparts.latestAttempt(paymentId)
+      assert.ok(attempt)
+      await Promise.all([kassa.counterparts.start(attempt.id), kassa.counterparts.check(attempt.id)])
+      const sales = await kassa.store.db.selectFrom('card_transactions').select('id').where('reference_id', '=', attempt.id).where('original_id', 'is', null).execute()
+      assert.equal(sales.length, 1, 'one sale reached the scheme')
+      assert.equal(issuer(), before - 3_100n, 'the shopper is charged once')
+      assert.equal((await shop.api.get(`/v1/payments/${paymentId}`)).json().status, 'succeeded')
+      await assertLedgerSound(kassa)
+    })
+
+    it('captures an authorization once when two captures race', async () => {
+      const authorized = (await pay(await tokenize(testCards.approve_bank_two.pan), 2_200, 'manual')).json()
+      const issuer = () => scheme.issuers.account(testCards.approve_bank_two.pan)?.available_minor ?? -1n
+      const held = issuer()
+      const answers = await Promise.all([
+        shop.api.post(`/v1/payments/${authorized.id}/capture`, {}, { 'idempotency-key': `cap-race-a-${authorized.id}` }),
+        shop.api.post(`/v1/payments/${authorized.id}/capture`, {}, { 'idempotency-key': `cap-race-b-${authorized.id}` }),
+      ])
+      assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 409], answers.map((a) => a.body).join('\n'))
+      const captures = await kassa.store.db.selectFrom('card_transactions').select(['status']).where('reference_id', '=', (await kassa.counterparts.latestAttempt(authorized.id))?.id ?? '').where('kind', '=', 'capture').execute()
+      assert.deepEqual(captures.map((c) => c.status), ['approved'])
+      assert.equal(issuer(), held, 'the hold became one capture of the whole amount')
+      await assertLedgerSound(kassa)
+    })
+
     it("refuses another merchant's card and a card channel switched off", async () => {
       const card = await tokenize(testCards.approve.pan)
       const stolen = await seller.api.post('/v1/payments', { amount: 100, currency: 'CNY', order_reference: 'x', confirm: true, payment_method: { type: 'card', card } }, { 'idempotency-key': `steal-${dialect}` })

@@ -119,6 +119,19 @@ for (const dialect of DIALECTS) {
       icbc.setFaults([])
     })
 
+    it('an order the bank still calls unpaid is asked about again later, less and less often', async () => {
+      const created = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 321)).json()
+      const attempt = await attemptOf(created.id)
+      await world.kassa.counterparts.check(attempt.id)
+      const once = await attemptOf(created.id)
+      await world.kassa.counterparts.check(attempt.id)
+      const twice = await attemptOf(created.id)
+      assert.equal(twice.status, 'pending')
+      assert.equal(Number(twice.queries), Number(attempt.queries) + 2)
+      assert.ok(Number(twice.next_check_at) - Number(twice.updated_at) > Number(once.next_check_at) - Number(once.updated_at), 'the next question waits longer')
+      await shop.api.post(`/v1/payments/${created.id}/cancel`, {}, { 'idempotency-key': `cancel-${created.id}` })
+    })
+
     it('a declined bank payment leaves the payment open for another method, with the reason', async () => {
       const created = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 99_999)).json()
       const attempt = await attemptOf(created.id)
