@@ -18,7 +18,63 @@ const queries = preparedQueries((db, dialect) => {
     .selectFrom('ledger_accounts')
     .select(['id', 'currency', 'limit_rule', 'debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'])
     .where('id', '=', param('id'))
+  // Statements per number of accounts or legs, built on first use: one round trip for all of a transfer's rows.
+  const accountsByCount = new Map<number, ReturnType<typeof prepareAccounts>>()
+  const prepareAccounts = (count: number) =>
+    prepare(db, (db) => {
+      const ids = Array.from({ length: count }, (_, index) => param<string>(`id${index}`))
+      const query = db
+        .selectFrom('ledger_accounts')
+        .select(['id', 'currency', 'limit_rule', 'debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'])
+        .where('id', 'in', ids)
+        .orderBy('id')
+      // Row locks keep two nodes from deciding on the same balance at once (PostgreSQL only); taken in id order.
+      return dialect.rowLocks ? query.forUpdate() : query
+    })
+  const postingsByCount = new Map<number, ReturnType<typeof preparePostings>>()
+  const preparePostings = (count: number) =>
+    prepare(db, (db) =>
+      db.insertInto('ledger_postings').values(
+        Array.from({ length: count }, (_, leg) => ({
+          transfer_id: param('transfer_id'),
+          leg: param(`leg${leg}`),
+          account_id: param(`account_id${leg}`),
+          side: param(`side${leg}`),
+          phase: param(`phase${leg}`),
+          amount: param(`amount${leg}`),
+          currency: param(`currency${leg}`),
+          merchant_id: param('merchant_id'),
+          created_at: param('now'),
+        })),
+      ),
+    )
+  const counters = ['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'] as const
+  const balancesByCount = new Map<number, ReturnType<typeof prepareBalances>>()
+  // Every account of a transfer in one UPDATE: each counter moves by its account's own delta.
+  const prepareBalances = (count: number) =>
+    prepare(db, (db) => {
+      const delta = (counter: (typeof counters)[number]) =>
+        sql<bigint>`${sql.ref(counter)} + case ${sql.ref('id')} ${sql.join(
+          Array.from({ length: count }, (_, index) => sql`when ${param(`id${index}`)} then cast(${param(`${counter}${index}`)} as bigint)`),
+          sql` `,
+        )} else 0 end`
+      return db
+        .updateTable('ledger_accounts')
+        .set({ debits_pending: delta('debits_pending'), debits_posted: delta('debits_posted'), credits_pending: delta('credits_pending'), credits_posted: delta('credits_posted') })
+        .where('id', 'in', Array.from({ length: count }, (_, index) => param<string>(`id${index}`)))
+        .returning(['id', ...counters])
+    })
+  const cached = <Q>(cache: Map<number, Q>, make: (count: number) => Q) => (count: number): Q => {
+    let query = cache.get(count)
+    if (query === undefined) {
+      query = make(count)
+      cache.set(count, query)
+    }
+    return query
+  }
   return {
+    selectAccounts: cached(accountsByCount, prepareAccounts),
+    insertPostings: cached(postingsByCount, preparePostings),
     insertAccount: prepare(db, (db) =>
       db
         .insertInto('ledger_accounts')
@@ -61,31 +117,7 @@ const queries = preparedQueries((db, dialect) => {
         created_at: param('now'),
       }),
     ),
-    insertPosting: prepare(db, (db) =>
-      db.insertInto('ledger_postings').values({
-        transfer_id: param('transfer_id'),
-        leg: param('leg'),
-        account_id: param('account_id'),
-        side: param('side'),
-        phase: param('phase'),
-        amount: param('amount'),
-        currency: param('currency'),
-        merchant_id: param('merchant_id'),
-        created_at: param('now'),
-      }),
-    ),
-    updateBalances: prepare(db, (db) =>
-      db
-        .updateTable('ledger_accounts')
-        .set({
-          debits_pending: sql`debits_pending + ${param('debits_pending')}`,
-          debits_posted: sql`debits_posted + ${param('debits_posted')}`,
-          credits_pending: sql`credits_pending + ${param('credits_pending')}`,
-          credits_posted: sql`credits_posted + ${param('credits_posted')}`,
-        })
-        .where('id', '=', param('id'))
-        .returning(['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted']),
-    ),
+    updateBalances: cached(balancesByCount, prepareBalances),
   }
 })
 
@@ -150,11 +182,12 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
   }
   const accounts = new Map<string, LedgerAccount>()
   // Sorted, so two writers always lock accounts in the same order and cannot deadlock on them.
-  for (const id of [...accountIds].sort()) {
-    const [row] = await tx.run(q.selectAccount, { id })
-    assert(row !== undefined, `account ${id} does not exist; ensureAccount() it first`)
-    accounts.set(id, row as LedgerAccount)
+  const ids = [...accountIds].sort()
+  if (ids.length > 0) {
+    const rows = await tx.run(q.selectAccounts(ids.length), Object.fromEntries(ids.map((id, index) => [`id${index}`, id])))
+    for (const row of rows) accounts.set(row.id, row as LedgerAccount)
   }
+  for (const id of ids) assert(accounts.has(id), `account ${id} does not exist; ensureAccount() it first`)
   const decision = planTransfer(request, accounts, pending)
   if (decision.result !== 'ok') return decision.result
   const { plan } = decision
@@ -170,22 +203,26 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
     merchant_id: request.merchant_id ?? null,
     now: nowMs,
   })
-  let leg = 0
-  for (const posting of plan.postings) {
-    await tx.run(q.insertPosting, {
-      transfer_id: request.id,
-      leg: leg++,
-      account_id: posting.account_id,
-      side: posting.side,
-      phase: posting.phase,
-      amount: posting.amount,
-      currency: posting.currency,
-      merchant_id: request.merchant_id ?? null,
-      now: nowMs,
-    })
-  }
-  for (const [id, delta] of plan.deltas) {
-    const [after] = await tx.run(q.updateBalances, { id, ...delta })
+  const legs: Record<string, unknown> = { transfer_id: request.id, merchant_id: request.merchant_id ?? null, now: nowMs }
+  plan.postings.forEach((posting, leg) => {
+    legs[`leg${leg}`] = leg
+    legs[`account_id${leg}`] = posting.account_id
+    legs[`side${leg}`] = posting.side
+    legs[`phase${leg}`] = posting.phase
+    legs[`amount${leg}`] = posting.amount
+    legs[`currency${leg}`] = posting.currency
+  })
+  if (plan.postings.length > 0) await tx.run(q.insertPostings(plan.postings.length), legs)
+  const deltas = [...plan.deltas]
+  const moves: Record<string, unknown> = {}
+  deltas.forEach(([id, delta], index) => {
+    moves[`id${index}`] = id
+    for (const counter of ['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'] as const) moves[`${counter}${index}`] = delta[counter]
+  })
+  const updated = deltas.length === 0 ? [] : await tx.run(q.updateBalances(deltas.length), moves)
+  const readBack = new Map(updated.map((row) => [row.id, row]))
+  for (const [id, delta] of deltas) {
+    const after = readBack.get(id)
     const expected = applyDelta(accounts.get(id) as LedgerAccount, delta)
     assert(
       after !== undefined &&
