@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url'
 import { testCards } from '../sim/scheme/index.js'
 import { acquirerIdDefault } from '../src/acquiring/open.js'
-import { percentile, runPosLoad, type PosLoadReport } from '../src/acquiring/pos-host/load.js'
+import { loadReport, runPosLoad, type PosLoadReport } from '../src/acquiring/pos-host/load.js'
 import type { TerminalCredentials } from '../src/acquiring/pos-host/terminal.js'
 import { openSchemeLink, type SchemeLink } from '../src/acquiring/scheme-link/index.js'
 import { formatMinor } from '../src/domain/money.js'
@@ -143,20 +143,7 @@ async function driveSchemeDirect(link: SchemeLink, options: { workers: number; d
     }
   }
   await Promise.all(Array.from({ length: options.workers }, (_, index) => worker(index)))
-  const durationMs = performance.now() - startedMs
-  latencies.sort((a, b) => a - b)
-  return {
-    terminals: options.workers,
-    duration_ms: Math.round(durationMs),
-    sales: totals.sales,
-    answered: totals.answered,
-    approved: totals.approved,
-    approved_amount_minor: totals.approvedAmount,
-    unanswered: totals.unanswered,
-    sales_per_second: durationMs > 0 ? (totals.answered * 1000) / durationMs : 0,
-    latency_ms: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? 0 },
-    response_codes: codes,
-  }
+  return loadReport(options.workers, performance.now() - startedMs, totals, latencies, codes)
 }
 
 /** Asks a child to finish and waits for its report and its exit. */

@@ -58,7 +58,7 @@ export async function runPosLoad(options: PosLoadOptions): Promise<PosLoadReport
   const clock = options.clock ?? { now: () => Date.now() }
   const latencies: number[] = []
   const codes: Record<string, number> = {}
-  const totals = { sales: 0, answered: 0, approved: 0, unanswered: 0, approvedAmount: 0n }
+  const totals: LoadTotals = { sales: 0, answered: 0, approved: 0, unanswered: 0, approvedAmount: 0n }
   const startedMs = performance.now()
   const deadlineMs = startedMs + options.durationMs
 
@@ -100,10 +100,16 @@ export async function runPosLoad(options: PosLoadOptions): Promise<PosLoadReport
   }
 
   await Promise.all(options.terminals.map((terminal, index) => drive(terminal, index)))
-  const durationMs = performance.now() - startedMs
+  return loadReport(options.terminals.length, performance.now() - startedMs, totals, latencies, codes)
+}
+
+export type LoadTotals = { sales: number; answered: number; approved: number; unanswered: number; approvedAmount: bigint }
+
+/** The report of a load run from what its drivers counted (latencies are sorted here). */
+export function loadReport(terminals: number, durationMs: number, totals: LoadTotals, latencies: number[], codes: Record<string, number>): PosLoadReport {
   latencies.sort((a, b) => a - b)
   return {
-    terminals: options.terminals.length,
+    terminals,
     duration_ms: Math.round(durationMs),
     sales: totals.sales,
     answered: totals.answered,
