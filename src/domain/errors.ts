@@ -68,6 +68,7 @@ export const errorCatalogue = {
   cpm_invalid: { type: 'invalid_request_error', status: 400, message: "The shopper's code is not valid or has expired." },
   resource_conflict: { type: 'invalid_request_error', status: 409, message: 'Another request created the same object at the same moment; retrieve it, or retry.' },
   rate_limited: { type: 'rate_limit_error', status: 429, message: 'Too many requests; slow down and retry.' },
+  card_attempts_exceeded: { type: 'payment_error', status: 429, message: 'Too many cards were declined on this payment; pay another way, or start a new payment later.' },
   service_unavailable: { type: 'api_error', status: 503, message: 'Kassa cannot reach its database right now; retry with the same idempotency key.' },
   internal_error: { type: 'api_error', status: 500, message: 'Something went wrong on our side; it has been logged.' },
 } as const satisfies Record<string, CatalogueEntry>

@@ -111,6 +111,9 @@ export type CreatePaymentInput = {
 
 type Response = { status: number; body: unknown }
 
+/** Card declines one payment may have before it takes no more cards. */
+const cardDeclinesMax = 5
+
 /**
  * The payments use cases: each loads, lets the pure core decide, and writes the payment, its
  * ledger transfers, its events and the idempotency record in one transaction of the writer.
@@ -394,6 +397,9 @@ export class PaymentService {
     if (channel.collector === 'acquirer') {
       if (this.cards === undefined) throw new KassaError('channel_unavailable', { param: 'payment_method', message: 'Card acquiring is not configured on this node.' })
       await this.cards.requireVaultedCard(tx, payment.merchant_id, (parsed.method as { card: string }).card)
+      // Card testers try stolen numbers in a loop on one checkout: a few declines, then no more cards here.
+      const declined = await tx.execute(tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', payment.id).where('channel_id', '=', 'card').where('status', '=', 'failed').limit(cardDeclinesMax))
+      if (declined.length >= cardDeclinesMax) throw new KassaError('card_attempts_exceeded', { param: 'payment_method' })
     }
     const resolved = await this.resolveShopperConsent(tx, merchant, parsed.method)
     const funding = channel.fundingAccount?.(payment, resolved)

@@ -171,6 +171,22 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(kassa)
     })
 
+    it('takes no more cards on a payment after five declines (card testing)', async () => {
+      const created = (await shop.api.post('/v1/payments', { amount: 900, currency: 'CNY', order_reference: 'tester' }, { 'idempotency-key': `tester-${dialect}` })).json()
+      const declined = await tokenize(testCards.do_not_honour.pan)
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        const answer = await shop.api.post(`/v1/payments/${created.id}/confirm`, { payment_method: { type: 'card', card: declined } }, { 'idempotency-key': `tester-${dialect}-${attempt}` })
+        assert.equal(answer.json().last_payment_error?.code, 'card_do_not_honour', answer.body)
+      }
+      const good = await tokenize(testCards.approve.pan)
+      const refused = await shop.api.post(`/v1/payments/${created.id}/confirm`, { payment_method: { type: 'card', card: good } }, { 'idempotency-key': `tester-${dialect}-6` })
+      assert.equal(refused.statusCode, 429, refused.body)
+      assert.equal(refused.json().error.code, 'card_attempts_exceeded')
+      const sent = await kassa.store.db.selectFrom('card_transactions').select('id').where('card_id', '=', good).execute()
+      assert.equal(sent.length, 0, 'the sixth card never reached the scheme')
+      assert.equal((await shop.api.get(`/v1/payments/${created.id}`)).json().status, 'requires_payment_method', 'other ways to pay stay open')
+    })
+
     it("refuses another merchant's card and a card channel switched off", async () => {
       const card = await tokenize(testCards.approve.pan)
       const stolen = await seller.api.post('/v1/payments', { amount: 100, currency: 'CNY', order_reference: 'x', confirm: true, payment_method: { type: 'card', card } }, { 'idempotency-key': `steal-${dialect}` })
