@@ -69,6 +69,7 @@ export function checkoutToken(masterKey: MasterKey, paymentId: string): string {
  */
 export class CounterpartPayments {
   private readonly providers = new Map<string, Provider>()
+  private readonly refusalBudget = new PerMinuteBudget(refusalsRecordedPerMinuteMax)
   private readonly queryAfterMs: number
   private readonly orderTtlMs: number
   private readonly checkEveryMs: number
@@ -605,6 +606,9 @@ export class CounterpartPayments {
   }
 
   private async recordNotification(channelId: string, notificationId: string | null, orderNo: string | null, merchantId: string | null, outcome: Applied, reason: string | null): Promise<void> {
+    // Anyone can POST to a hook: refusals are recorded up to a budget per channel and minute, so a
+    // flood of forgeries cannot fill the table or hold up the writer payments share; the log says the rest.
+    if (outcome === 'rejected' && !this.refusalBudget.take(channelId, this.now())) return
     await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       await tx.execute(
@@ -653,4 +657,27 @@ function describeFailure(report: ProviderOrderReport): string {
 /** 2 s, 4 s, 8 s … up to 5 minutes between checks of one order. */
 function backoff(tries: number): number {
   return Math.min(300_000, 1_000 * 2 ** Math.min(tries, 9))
+}
+
+/** Refused notifications recorded per channel and minute; more are only logged. */
+const refusalsRecordedPerMinuteMax = 120
+
+/** At most `max` per key in each minute of the clock. */
+class PerMinuteBudget {
+  private minute = -1
+  private readonly used = new Map<string, number>()
+
+  constructor(private readonly max: number) {}
+
+  take(key: string, nowMs: number): boolean {
+    const minute = Math.trunc(nowMs / 60_000)
+    if (minute !== this.minute) {
+      this.minute = minute
+      this.used.clear()
+    }
+    const used = this.used.get(key) ?? 0
+    if (used >= this.max) return false
+    this.used.set(key, used + 1)
+    return true
+  }
 }
