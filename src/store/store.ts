@@ -103,6 +103,9 @@ async function openPostgresStore(options: Extract<StoreOptions, { kind: 'postgre
   }
 }
 
+/** What PostgreSQL answers when a table or schema it was listing is dropped under it (undefined table, invalid schema, cache lookup failed). */
+const vanishedWhileListed = ['42P01', '3F000', 'XX000']
+
 async function migrateToLatest(db: Kysely<Database>, dialect: DialectCapabilities, schema?: string): Promise<string[]> {
   const migrator = new Migrator({
     db,
@@ -113,7 +116,10 @@ async function migrateToLatest(db: Kysely<Database>, dialect: DialectCapabilitie
     const { error, results } = await migrator.migrateToLatest()
     // Kysely looks for its own tables by listing every schema's tables; a schema dropped meanwhile
     // (another store on the same server closing) fails that listing before any migration ran.
-    if (error !== undefined && results === undefined && (error as { code?: string }).code === '42P01' && attempt < 5) continue
+    if (error !== undefined && results === undefined && vanishedWhileListed.includes((error as { code?: string }).code ?? '') && attempt < 8) {
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+      continue
+    }
     if (error !== undefined) throw error
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
   }
