@@ -10,7 +10,7 @@ import type { MasterKey } from '../security/secrets.js'
 import type { CardTransactionKind, CardTransactionRow, CardTransactionStatus } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
-import { luhnValid, type Iso8583Message } from './iso8583/index.js'
+import { luhnValid, maskPan, type Iso8583Message } from './iso8583/index.js'
 import { originalDataElements, type SchemeLink } from './scheme-link/index.js'
 import { revealCard, vaultCard } from './vault.js'
 
@@ -40,6 +40,8 @@ export type CardPresentment = {
   /** Field 55 (EMV TLV, hex): a contactless token payment's counter and cryptogram. */
   readonly icc_hex?: string | undefined
   readonly kind?: 'pan' | 'token'
+  /** The card is in the vault already (the checkout put it there): this card_… id, not a second copy. */
+  readonly vaulted_id?: string
 }
 
 export type AcquireInput = {
@@ -130,7 +132,10 @@ export class Acquirer {
     const transaction = await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       if (input.claim !== undefined && !(await input.claim(tx))) throw new AlreadySent(input.reference_id)
-      const card = await vaultCard(tx, this.options.masterKey, input.merchant_id, { pan: input.card.pan, expiry: input.card.expiry }, input.card.kind ?? 'pan', nowMs)
+      const card =
+        input.card.vaulted_id === undefined
+          ? await vaultCard(tx, this.options.masterKey, input.merchant_id, { pan: input.card.pan, expiry: input.card.expiry }, input.card.kind ?? 'pan', nowMs)
+          : { id: input.card.vaulted_id, masked: maskPan(input.card.pan) }
       return this.insertTransaction(tx, {
         id,
         merchant_id: input.merchant_id,

@@ -92,7 +92,7 @@ export class CardPayments {
           kind: payment.capture_method === 'manual' ? 'authorization' : 'sale',
           amount: attempt.amount,
           currency: attempt.currency as never,
-          card: { pan: card.pan, expiry: card.expiry, entry_mode: '012' },
+          card: { pan: card.pan, expiry: card.expiry, entry_mode: '012', vaulted_id: attempt.saved_method_id ?? undefined },
           reference_id: attempt.id,
           claim: (tx) => this.claimAttempt(tx, attempt.id),
         })

@@ -141,6 +141,8 @@ for (const dialect of DIALECTS) {
       const card = await tokenize(testCards.approve.pan)
       const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
       const before = issuer()
+      const vaultRows = async () => (await kassa.store.db.selectFrom('vault_cards').select('id').where('merchant_id', '=', shop.id).execute()).length
+      const vaultedBefore = await vaultRows()
       const body = { amount: 3_100, currency: 'CNY', order_reference: 'race-1', confirm: true, payment_method: { type: 'card', card } }
       const key = { 'idempotency-key': `race-${dialect}` }
       const answers = await Promise.all([shop.api.post('/v1/payments', body, key), shop.api.post('/v1/payments', body, key), shop.api.post('/v1/payments', body, key)])
@@ -152,6 +154,7 @@ for (const dialect of DIALECTS) {
       const sales = await kassa.store.db.selectFrom('card_transactions').select('id').where('reference_id', '=', attempt.id).where('original_id', 'is', null).execute()
       assert.equal(sales.length, 1, 'one sale reached the scheme')
       assert.equal(issuer(), before - 3_100n, 'the shopper is charged once')
+      assert.equal(await vaultRows(), vaultedBefore, 'the sale uses the card already in the vault, no second sealed copy')
       assert.equal((await shop.api.get(`/v1/payments/${paymentId}`)).json().status, 'succeeded')
       await assertLedgerSound(kassa)
     })
