@@ -115,5 +115,6 @@ describe('kassa CLI', () => {
     assert.match(demo.stdout, /alice pays at the bank; its signed notification books it: succeeded, alice's account CNY 268\.00 lighter/)
     assert.match(demo.stdout, /refund of CNY 18\.00 through the wallet: succeeded, wang has CNY 18\.00 back/)
     assert.match(demo.stdout, /drains wallet\.wechat-like: offered to new payments no more/)
+    assert.match(demo.stdout, /quick pay: alice's account bound with an SMS code \(pm_[0-9a-z]+, 622202\*+0017\); .* the fresh code pays it: succeeded/)
   })
 })

@@ -1,7 +1,8 @@
 /**
  * `kassa demo`'s checkout-channel step, told through the merchant and operator APIs against the
  * bank and wallet simulators in process: online banking paid at the bank and booked from its
- * signed notification, a wallet's QR code paid and partly refunded through the wallet, and an
+ * signed notification, a wallet's QR code paid and partly refunded through the wallet, quick pay
+ * bound and paid with SMS codes, and an
  * operator draining a wallet channel live. Answers whether each step ended as it should.
  */
 import { formatMinor } from '../domain/money.js'
@@ -11,7 +12,7 @@ import type { DemoCounterparts } from './simulators.js'
 type Say = (line: string) => void
 type Call = (key: string, method: string, path: string, body?: unknown) => Promise<Record<string, any>>
 
-export async function runChannelsStory(kassa: Kassa, counterparts: DemoCounterparts, keys: { merchant: string; operator: string }, call: Call, say: Say, step: number): Promise<boolean> {
+export async function runChannelsStory(kassa: Kassa, counterparts: DemoCounterparts, keys: { merchant: string; operator: string; shopper: string }, call: Call, say: Say, step: number): Promise<boolean> {
   const bank = counterparts.banks.find((candidate) => candidate.bank.id === 'icbc-sim')
   const wallet = counterparts.wallets.find((candidate) => candidate.provider.id === 'alipay-like')
   if (bank === undefined || wallet === undefined) throw new Error('the demo counterparts lack icbc-sim or alipay-like')
@@ -42,11 +43,26 @@ export async function runChannelsStory(kassa: Kassa, counterparts: DemoCounterpa
   const wangBack = (wallet.user('wang')?.balance_minor ?? 0n) - wangBefore
   say(`    wang scans and pays: ${qrPaid['status']}; refund of CNY 18.00 through the wallet: ${refund['status']}, wang has CNY ${formatMinor(wangBack, 'CNY')} back`)
 
+  // Quick pay: the shopper binds alice's account once on the checkout page (an SMS code), then pays with a fresh code.
+  const first = await call(keys.merchant, 'POST', '/v1/payments', { amount: 4_500, currency: 'CNY', order_reference: 'ORDER-2003', shopper: keys.shopper })
+  const checkoutToken = new URL(first['checkout_url'] as string).searchParams.get('t') ?? ''
+  const checkout = async (path: string, body: unknown): Promise<Record<string, any>> => {
+    const answer = await kassa.app.inject({ method: 'POST', url: `/pay/${first['id']}/api/${path}?t=${checkoutToken}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+    if (answer.statusCode !== 200) throw new Error(`checkout ${path} answered ${answer.statusCode}: ${answer.body}`)
+    return answer.json() as Record<string, any>
+  }
+  const phone = '13800000001'
+  const started = await checkout('quickpay/bindings', { channel: 'quickpay.icbc-sim', account_no: '6222021000000000017', holder_name: 'Alice Zhang', phone })
+  const saved = await checkout('quickpay/bindings/confirm', { channel: 'quickpay.icbc-sim', binding_request_id: started['binding_request_id'], sms_code: bank.smsCodeFor(phone) })
+  const quick = await call(keys.merchant, 'POST', `/v1/payments/${first['id']}/confirm`, { payment_method: { type: 'quickpay', saved_method: saved['id'] } })
+  const quickPaid = await call(keys.merchant, 'POST', `/v1/payments/${first['id']}/sms_code`, { sms_code: bank.smsCodeFor(phone) })
+  say(`${step + 2}. quick pay: alice's account bound with an SMS code (${saved['id']}, ${saved['display']['account_no_masked']}); payment ${first['id']} asks for ${quick['next_action']['type']}, the fresh code pays it: ${quickPaid['status']}`)
+
   await call(keys.operator, 'POST', '/console/v1/channels/wallet.wechat-like', { state: 'draining' })
   const methods = await call(keys.merchant, 'GET', `/v1/payments/${netbank['id']}/payment_methods`)
   const offered = (methods['channels'] as { id: string }[]).some((channel) => channel.id === 'wallet.wechat-like')
   await call(keys.operator, 'POST', '/console/v1/channels/wallet.wechat-like', { state: 'enabled' })
-  say(`${step + 2}. the operator drains wallet.wechat-like: offered to new payments ${offered ? 'still (WRONG)' : 'no more'}; payments already on it would still complete; enabled again`)
+  say(`${step + 3}. the operator drains wallet.wechat-like: offered to new payments ${offered ? 'still (WRONG)' : 'no more'}; payments already on it would still complete; enabled again`)
 
-  return netbankPaid['status'] === 'succeeded' && aliceBefore - aliceAfter === 26_800n && qrPaid['status'] === 'succeeded' && refund['status'] === 'succeeded' && wangBack === 1_800n && !offered
+  return quickPaid['status'] === 'succeeded' && netbankPaid['status'] === 'succeeded' && aliceBefore - aliceAfter === 26_800n && qrPaid['status'] === 'succeeded' && refund['status'] === 'succeeded' && wangBack === 1_800n && !offered
 }

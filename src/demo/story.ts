@@ -122,8 +122,8 @@ export async function runDemoStory(kassa: Kassa, say: Say, counterparts?: DemoCo
     say(`12. second parcel paid in cash (CNY ${formatMinor(second.amount, 'CNY')}), handed in at the station: difference ${formatMinor(remittance.difference, 'CNY')}`)
 
     // Online banking and a third-party wallet at their simulated counterparts (src/demo/channels.ts).
-    const channelsOk = counterparts === undefined ? true : await runChannelsStory(kassa, counterparts, { merchant: api_key.secret, operator: operator.secret }, call, say, 13)
-    const next = counterparts === undefined ? 13 : 16
+    const channelsOk = counterparts === undefined ? true : await runChannelsStory(kassa, counterparts, { merchant: api_key.secret, operator: operator.secret, shopper: shopper['id'] as string }, call, say, 13)
+    const next = counterparts === undefined ? 13 : 17
 
     // Card acquiring at the point of sale (src/demo/pos.ts).
     const posOk = await runPosStory(kassa, merchant.id, say, next)
