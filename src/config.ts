@@ -20,6 +20,8 @@ export type Config = {
   readonly qrTtlMs: number
   /** Where banks, wallets and shoppers' browsers reach Kassa; unset: the address it listens on. */
   readonly publicUrl: string | undefined
+  /** KASSA_PROVIDERS_FILE: the banks and wallets to collect through (src/channels/providers-file.ts); unset: the demo's simulators, in demo mode. */
+  readonly providersFile: string | undefined
   // Card acquiring (docs/acquiring.md) ------------------------------------------------------------
   /** SCHEME_ADDRESS: the card scheme's TCP address; unset: in demo mode a simulator in process, else no acquiring. */
   readonly schemeAddress: SchemeAddress | undefined
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookTimeoutMs: integer(env, 'KASSA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     qrTtlMs: integer(env, 'KASSA_QR_TTL_SECONDS', 900, 1, 86_400) * 1000,
     publicUrl: publicUrl(env['KASSA_PUBLIC_URL']),
+    providersFile: env['KASSA_PROVIDERS_FILE'] === undefined || env['KASSA_PROVIDERS_FILE'] === '' ? undefined : env['KASSA_PROVIDERS_FILE'],
     // Card acquiring
     schemeAddress: schemeAddress(env['SCHEME_ADDRESS']),
     posPort: integer(env, 'POS_PORT', 8583, 0, 65535),

@@ -6,6 +6,7 @@ import { startPosHost, type PosHost } from './acquiring/pos-host/index.js'
 import { posDemoLines, startDemoScheme } from './demo/pos.js'
 // Checkout channels: the banks and wallets simulated in process in demo mode.
 import { counterpartDemoLines, startDemoCounterparts, type DemoCounterparts } from './demo/simulators.js'
+import { loadProvidersFile } from './channels/providers-file.js'
 
 function demoText(demo: DemoCredentials, address: string, pos: { host: string; port: number } | undefined, counterparts: DemoCounterparts | undefined): string {
   return [
@@ -30,14 +31,24 @@ export async function serve(config: Config): Promise<void> {
   // Card acquiring: without SCHEME_ADDRESS, demo mode runs the scheme simulator in this process.
   const demoScheme = config.demo && config.schemeAddress === undefined ? await startDemoScheme() : undefined
   // Checkout channels: in demo mode the banks and wallets run in this process (docs/simulators.md).
-  const demoCounterparts = config.demo ? await startDemoCounterparts().catch(async (error: unknown) => {
+  // Real ones come from KASSA_PROVIDERS_FILE, which wins over the demo's.
+  const configured = config.providersFile === undefined ? undefined : (() => {
+    try {
+      return loadProvidersFile(config.providersFile)
+    } catch (error) {
+      void demoScheme?.close()
+      throw error
+    }
+  })()
+  const demoCounterparts = config.demo && configured === undefined ? await startDemoCounterparts().catch(async (error: unknown) => {
     await demoScheme?.close()
     throw error
   }) : undefined
+  const providers = configured ?? demoCounterparts?.providers
   const kassa = await createKassa({
     config,
     ...(demoScheme === undefined ? {} : { acquiring: { scheme: { host: '127.0.0.1', port: demoScheme.port } } }),
-    ...(demoCounterparts === undefined ? {} : { providers: demoCounterparts.providers }),
+    ...(providers === undefined ? {} : { providers }),
   }).catch(async (error: unknown) => {
     await demoCounterparts?.close()
     await demoScheme?.close()
