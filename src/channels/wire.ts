@@ -4,7 +4,7 @@
  * client side, written from the counterparts' specifications (docs/simulators.md), never from the
  * simulators' code.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 
 export type WireAnswer =
   | { readonly ok: true; readonly status: number; readonly body: string; readonly headers: Headers }
@@ -45,12 +45,6 @@ export function canonicalParams(params: Readonly<Record<string, string>>, exclud
 
 export function hmacSha256(key: string, text: string, encoding: 'hex' | 'base64'): string {
   return createHmac('sha256', Buffer.from(key, 'utf8')).update(text, 'utf8').digest(encoding)
-}
-
-export function sameSignature(a: string, b: string): boolean {
-  const left = Buffer.from(a)
-  const right = Buffer.from(b)
-  return left.length === right.length && timingSafeEqual(left, right)
 }
 
 /** A flat JSON object's members as text (integers in decimal); undefined when it is not flat. */

@@ -13,7 +13,7 @@ import type { ChannelAttemptRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
 import { submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
-import { decideCancel, feeFor, moved } from './decide.js'
+import { decideCancel, decideCardRefund, decideRefundRefused, feeFor, moved } from './decide.js'
 import type { MerchantContext, PaymentService } from './service.js'
 import { paymentView, refundView, type RefundRecord } from './view.js'
 
@@ -196,18 +196,17 @@ export class CardPayments {
     const refundId = newId('refund', this.now())
     const stored = await submitIdempotent(this.options.store.writer, this.options.clock, request, async (tx, nowMs) => {
       const payment = await this.options.payments.loadForUpdate(tx, merchant.id, input.payment_id)
-      if (payment.status !== 'succeeded' || payment.amount_received === 0n) throw new KassaError('payment_not_refundable')
-      const refundable = payment.amount_received - payment.amount_refunded
-      const amount = input.amount ?? refundable
-      if (refundable === 0n || amount > refundable || amount <= 0n) throw new KassaError('refund_exceeds_captured', { param: 'amount', message: `At most ${refundable} can still be refunded on this payment.` })
+      const decided = decideCardRefund(payment, input.amount, nowMs)
+      if (!decided.ok) throw decided.error
+      const { next, amount } = decided.value
       const [attempt] = await tx.execute(tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', payment.id).where('status', '=', 'paid'))
       if (attempt === undefined) throw new KassaError('payment_not_refundable')
-      await this.options.payments.writePayment(tx, payment, { ...payment, amount_refunded: payment.amount_refunded + amount, version: payment.version + 1n, updated_at: BigInt(nowMs) })
+      await this.options.payments.writePayment(tx, payment, next)
       const refund: RefundRecord = { id: refundId, merchant_id: merchant.id, payment_id: payment.id, amount, currency: payment.currency, status: 'pending', reason: input.reason, metadata: JSON.stringify(input.metadata), created_at: BigInt(nowMs) }
       await tx.execute(tx.builder.insertInto('refunds').values({ ...refund, transfer_id: null, attempt_id: attempt.id, provider_refund_id: null, failure_code: null, next_check_at: null, updated_at: nowMs }))
       return { status: 200, body: refundView(refund) }
     })
-    const id = /"id":"(rfd_[0-9a-z]+)"/.exec(stored.body)?.[1]
+    const id = stored.status === 200 ? (JSON.parse(stored.body) as { id?: string }).id : undefined
     if (stored.status === 200 && id !== undefined) await this.sendRefund(merchant.id, id)
     const row = id === undefined ? undefined : await this.options.store.db.selectFrom('refunds').selectAll().where('id', '=', id).executeTakeFirst()
     return row === undefined ? stored : { ...stored, body: toJson(refundView(row)) }
@@ -247,7 +246,7 @@ export class CardPayments {
         return
       }
       this.options.logger.warn({ refund: claimed.id, code }, 'card refund refused')
-      await this.options.payments.writePayment(tx, payment, { ...payment, amount_refunded: payment.amount_refunded - claimed.amount, version: payment.version + 1n, updated_at: BigInt(nowMs) })
+      await this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, claimed.amount, nowMs))
     })
   }
 

@@ -327,6 +327,17 @@ export function decideCounterpartRefund(payment: Payment, input: CounterpartRefu
   return { ok: true, value: { next, transfers: [hold], events: [], amount } }
 }
 
+/**
+ * A card refund, first half: the amount is reserved on the payment (so two refunds at once cannot
+ * exceed what was captured); the acquirer posts its ledger transfer when the scheme approves it.
+ */
+export function decideCardRefund(payment: Payment, requested: bigint | undefined, nowMs: number): Decided<{ next: Payment; amount: bigint }> {
+  const refundable = refundAmount(payment, requested)
+  if (!refundable.ok) return refundable
+  const amount = refundable.value
+  return { ok: true, value: { next: moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs), amount } }
+}
+
 /** The counterpart refused a refund for good: the reserved amount is refundable again. */
 export function decideRefundRefused(payment: Payment, amount: bigint, nowMs: number): Payment {
   if (payment.amount_refunded < amount) throw new Error(`payment ${payment.id} has less refunded than a refund it gives back`)

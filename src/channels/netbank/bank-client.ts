@@ -4,8 +4,9 @@
  * `ret_code` `0000` for success. Everything the bank says is verified before it is believed.
  */
 import type { CurrencyCode } from '../../domain/currency.js'
+import { constantTimeEqual } from '../../security/secrets.js'
 import type { Provider, ProviderOrderReport, ProviderResult, RawNotification, RefundDone, VerifiedNotification } from '../provider.js'
-import { canonicalParams, exchange, flatText, formParams, hmacSha256, minorUnits, parseJson, sameSignature } from '../wire.js'
+import { canonicalParams, exchange, flatText, formParams, hmacSha256, minorUnits, parseJson } from '../wire.js'
 
 export type BankGatewayConfig = {
   /** The bank's id, e.g. `icbc-sim`. */
@@ -66,7 +67,7 @@ export class BankGateway {
 
   private verified(params: Readonly<Record<string, string>>): boolean {
     const sign = params['sign']
-    return sign !== undefined && sameSignature(sign.toLowerCase(), hmacSha256(this.config.key, canonicalParams(params, ['sign']), 'hex'))
+    return sign !== undefined && constantTimeEqual(sign.toLowerCase(), hmacSha256(this.config.key, canonicalParams(params, ['sign']), 'hex'))
   }
 
   /** One signed call; `ok` carries the verified answer's fields. */

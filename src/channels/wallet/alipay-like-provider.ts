@@ -4,8 +4,9 @@
  * their response object. The shopper scans the QR code the precreate answers.
  */
 import type { CurrencyCode } from '../../domain/currency.js'
+import { constantTimeEqual } from '../../security/secrets.js'
 import type { Provider, ProviderOrderReport, ProviderResult, RefundDone, VerifiedNotification } from '../provider.js'
-import { beijingTimestamp, canonicalParams, exchange, flatText, formParams, hmacSha256, minorUnits, parseJson, sameSignature } from '../wire.js'
+import { beijingTimestamp, canonicalParams, exchange, flatText, formParams, hmacSha256, minorUnits, parseJson } from '../wire.js'
 
 export type AlipayLikeConfig = {
   readonly id: string
@@ -34,7 +35,7 @@ export function alipayLikeProvider(config: AlipayLikeConfig): Provider {
   const timeoutMs = config.timeout_ms ?? 5_000
   const now = config.now ?? Date.now
   const signature = (params: Fields): string => hmacSha256(config.key, canonicalParams(params, ['sign']), 'base64')
-  const verified = (params: Fields): boolean => params['sign'] !== undefined && params['sign_type'] === 'HMAC-SHA256' && sameSignature(params['sign'], signature(params))
+  const verified = (params: Fields): boolean => params['sign'] !== undefined && params['sign_type'] === 'HMAC-SHA256' && constantTimeEqual(params['sign'], signature(params))
 
   async function call(method: string, biz: Readonly<Record<string, string | bigint | undefined>>, urls: { notify_url?: string; return_url?: string } = {}): Promise<ProviderResult<{ readonly fields: Fields }>> {
     const content: Record<string, string | number> = {}
@@ -59,7 +60,7 @@ export function alipayLikeProvider(config: AlipayLikeConfig): Provider {
     const fields = flatText(json?.[`${method.replaceAll('.', '_')}_response`] ?? json?.['error_response'])
     const sign = json?.['sign']
     if (fields === undefined) return { outcome: 'unknown', message: 'the wallet answered something that is not its JSON' }
-    if (typeof sign !== 'string' || !sameSignature(sign, hmacSha256(config.key, canonicalParams(fields, []), 'base64'))) {
+    if (typeof sign !== 'string' || !constantTimeEqual(sign, hmacSha256(config.key, canonicalParams(fields, []), 'base64'))) {
       return { outcome: 'unknown', message: `the wallet's answer is not signed with our key (${fields['code'] ?? '?'} ${fields['sub_code'] ?? ''})` }
     }
     if (fields['code'] === '10000') return { outcome: 'ok', fields }

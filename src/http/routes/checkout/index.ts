@@ -17,6 +17,11 @@ import { cardBodySchema, type CardBody } from '../v1/cards.js'
 
 type Checkout = { payment: Payment; merchant: MerchantContext & { name: string } }
 
+/** A checkout route's schema: the payment id in the path, the link's token in the query, no API key. */
+function checkoutSchema<Extra extends Record<string, unknown>>(summary: string, extra?: Extra) {
+  return { tags: ['checkout'], summary, params: idParams('payment'), querystring: tokenQuery, security: [], ...extra }
+}
+
 const tokenQuery = { type: 'object', required: ['t'], properties: { t: { type: 'string', maxLength: 64 }, refresh: { type: 'string', enum: ['0', '1'] } } } as const
 
 /**
@@ -76,7 +81,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
 
   app.get<{ Params: { id: string }; Querystring: { t: string; refresh?: '0' | '1' } }>(
     '/:id/api/state',
-    { schema: { tags: ['checkout'], summary: 'The checkout: payment, methods available now, next action', params: idParams('payment'), querystring: tokenQuery, security: [] } },
+    { schema: checkoutSchema('The checkout: payment, methods available now, next action') },
     async (request, reply) => {
       const checkout = await open(request)
       if (request.query.refresh === '1' && checkout.payment.status === 'processing') {
@@ -91,12 +96,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.post<{ Params: { id: string }; Querystring: { t: string }; Body: { payment_method: Record<string, unknown> } }>(
     '/:id/api/confirm',
     {
-      schema: {
-        tags: ['checkout'],
-        summary: 'Pay with the chosen method',
-        params: idParams('payment'),
-        querystring: tokenQuery,
-        security: [],
+      schema: checkoutSchema('Pay with the chosen method', {
         body: {
           type: 'object',
           additionalProperties: false,
@@ -116,7 +116,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
             },
           },
         },
-      },
+      }),
     },
     async (request, reply) => {
       const checkout = await open(request)
@@ -139,14 +139,9 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.post<{ Params: { id: string }; Querystring: { t: string }; Body: { sms_code: string } }>(
     '/:id/api/sms_code',
     {
-      schema: {
-        tags: ['checkout'],
-        summary: 'Quick pay: the SMS code the bank sent for this payment',
-        params: idParams('payment'),
-        querystring: tokenQuery,
-        security: [],
+      schema: checkoutSchema('Quick pay: the SMS code the bank sent for this payment', {
         body: { type: 'object', additionalProperties: false, required: ['sms_code'], properties: { sms_code: { type: 'string', pattern: '^[0-9]{4,8}$' } } },
-      },
+      }),
     },
     async (request, reply) => {
       const checkout = await open(request)
@@ -158,12 +153,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.post<{ Params: { id: string }; Querystring: { t: string }; Body: { channel: string; account_no: string; holder_name: string; phone: string } }>(
     '/:id/api/quickpay/bindings',
     {
-      schema: {
-        tags: ['checkout'],
-        summary: 'Quick pay: bind a bank account (the bank sends an SMS code)',
-        params: idParams('payment'),
-        querystring: tokenQuery,
-        security: [],
+      schema: checkoutSchema('Quick pay: bind a bank account (the bank sends an SMS code)', {
         body: {
           type: 'object',
           additionalProperties: false,
@@ -175,7 +165,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
             phone: { type: 'string', maxLength: 11 },
           },
         },
-      },
+      }),
     },
     async (request, reply) => {
       const checkout = await open(request)
@@ -187,19 +177,14 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.post<{ Params: { id: string }; Querystring: { t: string }; Body: { channel: string; binding_request_id: string; sms_code: string } }>(
     '/:id/api/quickpay/bindings/confirm',
     {
-      schema: {
-        tags: ['checkout'],
-        summary: 'Quick pay: confirm a binding with its SMS code; it becomes a saved method',
-        params: idParams('payment'),
-        querystring: tokenQuery,
-        security: [],
+      schema: checkoutSchema('Quick pay: confirm a binding with its SMS code; it becomes a saved method', {
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['channel', 'binding_request_id', 'sms_code'],
           properties: { channel: { type: 'string', maxLength: 80 }, binding_request_id: { type: 'string', maxLength: 80 }, sms_code: { type: 'string', maxLength: 8 } },
         },
-      },
+      }),
     },
     async (request, reply) => {
       const checkout = await open(request)
@@ -211,13 +196,9 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.delete<{ Params: { id: string; method: string }; Querystring: { t: string } }>(
     '/:id/api/saved_methods/:method',
     {
-      schema: {
-        tags: ['checkout'],
-        summary: 'Remove a saved method (quick pay: unbound at the bank)',
+      schema: checkoutSchema('Remove a saved method (quick pay: unbound at the bank)', {
         params: { type: 'object', required: ['id', 'method'], properties: { id: idSchema('payment'), method: idSchema('saved_method') } },
-        querystring: tokenQuery,
-        security: [],
-      },
+      }),
     },
     async (request, reply) => {
       const checkout = await open(request)
@@ -231,7 +212,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
 
   app.post<{ Params: { id: string }; Querystring: { t: string }; Body: CardBody }>(
     '/:id/api/cards',
-    { schema: { tags: ['checkout'], summary: 'The card the shopper typed, into the vault; answers its card_… id', params: idParams('payment'), querystring: tokenQuery, security: [], body: cardBodySchema } },
+    { schema: checkoutSchema('The card the shopper typed, into the vault; answers its card_… id', { body: cardBodySchema }) },
     async (request, reply) => {
       const checkout = await open(request)
       const { number, exp_month, exp_year } = request.body
