@@ -20,6 +20,8 @@ export type DoorFlowResult = {
   ledgerOk: boolean
 }
 
+const parcelsPerOrder = 4
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
@@ -52,11 +54,14 @@ export async function benchDoorFlow(options: { parcels: number; concurrency: num
       if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`)
       return json
     }
-    // A COD order with many parcels for one courier; the shopper's wallet can pay them all.
+    // COD orders of a few parcels each, as orders ship, all for one courier; the shopper's wallet can pay them all.
     const merchant = demo.merchant.key
-    const payment = await post(merchant, '/v1/payments', { amount: options.parcels * 100, currency: 'CNY', order_reference: 'door-bench', confirm: true, payment_method: { type: 'cod' } })
     const parcels: string[] = []
+    let payment: Record<string, any> = {}
     for (let i = 0; i < options.parcels; i++) {
+      if (i % parcelsPerOrder === 0) {
+        payment = await post(merchant, '/v1/payments', { amount: parcelsPerOrder * 100, currency: 'CNY', order_reference: `door-bench-${i}`, confirm: true, payment_method: { type: 'cod' } })
+      }
       const delivery = await post(merchant, '/v1/deliveries', { payment: payment['id'], parcel_number: `BENCH-${i}`, amount: 100, courier: demo.courier.id })
       parcels.push(delivery['id'] as string)
     }

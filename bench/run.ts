@@ -7,7 +7,7 @@
  * Flags: --quick (one short round, for trying the harness; does not write the docs unless --write),
  * --profile (one Kassa run under `node --cpu-prof`, prints the top self-time functions),
  * --only pos (only the POS benchmark; rewrites only its section of docs/benchmarks.md),
- * --no-postgres, --no-codecs, --no-pos, --no-write. BENCH_POSTGRES_URL overrides the PostgreSQL URL.
+ * --no-postgres, --no-codecs, --no-pos, --no-door, --no-write; --only pos|door runs one and rewrites its section. BENCH_POSTGRES_URL overrides the PostgreSQL URL.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +16,7 @@ import { runCodecBench, type CodecOutcome } from './lib/codecs.js'
 import { describeMachine } from './lib/machine.js'
 import { renderReport, replaceSection, summarize } from './lib/report.js'
 import { benchPayments, defaultPaymentBenchSettings, profilePayments, type PaymentBenchSettings } from './payments.js'
+import { defaultDoorBenchSettings, doorSummaryLine, renderDoorSection, runDoorBench } from './lib/door-section.js'
 import { benchPos, defaultPosBenchSettings, posSummaryLine, renderPosSection, summarizePos, type PosBenchSettings } from './pos.js'
 
 const globalTimeLimitMs = 480_000
@@ -27,7 +28,7 @@ const args = process.argv.slice(2)
 const flags = new Set(args)
 const quick = flags.has('--quick')
 /** The benchmarks `--only` can pick. */
-const selectable = ['pos'] as const
+const selectable = ['pos', 'door'] as const
 const onlyIndex = args.indexOf('--only')
 const only = onlyIndex < 0 ? undefined : args[onlyIndex + 1]
 const docsPath = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url))
@@ -57,19 +58,30 @@ async function runPos(command: string): Promise<{ section: string[]; line: strin
   return { section: renderPosSection(result, { date, command, loadAverage }), line, clean: summary.allClean }
 }
 
-/** `--only pos`: the POS benchmark alone; its section of docs/benchmarks.md is rewritten, the rest kept. */
-async function mainPosOnly(): Promise<number> {
-  const pos = await runPos(`npm run bench -- ${args.join(' ')}`)
+/** The door flow benchmark, its summary line printed; its docs section, and whether it was clean. */
+async function runDoor(command: string): Promise<{ section: string[]; line: string; clean: boolean }> {
+  const settings = quick ? { parcels: 300, concurrency: 8 } : defaultDoorBenchSettings
+  log(`door: ${settings.parcels} parcels, ${settings.concurrency} doors at once`)
+  const result = await runDoorBench(settings)
+  const line = doorSummaryLine(result)
+  log(line)
+  return { section: renderDoorSection(result, settings, { date: new Date(), command }), line, clean: result.errors === 0 && result.ledgerOk }
+}
+
+/** `--only pos|door`: one benchmark alone; its section of docs/benchmarks.md is rewritten, the rest kept. */
+async function mainOnly(run: (command: string) => Promise<{ section: string[]; clean: boolean }>): Promise<number> {
+  const outcome = await run(`npm run bench -- ${args.join(' ')}`)
   if (writeDocs) {
-    writeFileSync(docsPath, replaceSection(readFileSync(docsPath, 'utf8'), pos.section, '## Codecs'))
-    log(`\nwrote the POS section of ${docsPath}`)
+    writeFileSync(docsPath, replaceSection(readFileSync(docsPath, 'utf8'), outcome.section, '## Codecs'))
+    log(`\nwrote the "${outcome.section[0]}" section of ${docsPath}`)
   }
-  return pos.clean ? 0 : 1
+  return outcome.clean ? 0 : 1
 }
 
 async function main(): Promise<number> {
   if (only !== undefined) {
-    if (only === 'pos') return mainPosOnly()
+    if (only === 'pos') return mainOnly(runPos)
+    if (only === 'door') return mainOnly(runDoor)
     throw new Error(`--only takes one of: ${selectable.join(', ')}`)
   }
   const started = Date.now()
@@ -105,6 +117,7 @@ async function main(): Promise<number> {
 
   const command = quick ? 'npm run bench -- --quick' : 'npm run bench'
   const pos = flags.has('--no-pos') ? undefined : await runPos(command)
+  const door = flags.has('--no-door') ? undefined : await runDoor(command)
 
   const summary = summarize(result)
   log('')
@@ -112,12 +125,13 @@ async function main(): Promise<number> {
   log(`ceiling ${Math.round(summary.ceilingRate)} payments/s, p50 ${summary.ceilingP50} ms, p99 ${summary.ceilingP99} ms (median)`)
   log(`ratio   ${summary.ratio.toFixed(2)}`)
   if (pos !== undefined) log(pos.line)
+  if (door !== undefined) log(door.line)
   log(`80 %    autocannon overallRate: ${summary.lightLoadRate === undefined ? 'n/a' : Math.round(summary.lightLoadRate)} payments/s, p99 ${summary.lightLoadP99 ?? 'n/a'} ms`)
   log(`80 %    evenly paced:           ${summary.pacedRate === undefined ? 'n/a' : Math.round(summary.pacedRate)} payments/s, p99 ${summary.pacedP99 ?? 'n/a'} ms`)
   for (const verdict of summary.verdicts) log(`${verdict.met === undefined ? 'n/a   ' : verdict.met ? 'MET   ' : 'MISSED'} ${verdict.name}: ${verdict.figure}`)
 
   const sqliteRun = [...result.saturation, result.lightLoad].find((run) => run?.ready?.engine === 'sqlite')
-  const markdown = renderReport({
+  const report = renderReport({
     date: new Date(),
     machine,
     durability: sqliteRun?.ready?.durability ?? 'unknown',
@@ -129,12 +143,13 @@ async function main(): Promise<number> {
     elapsedSeconds: (Date.now() - started) / 1000,
     command,
   })
+  const markdown = door === undefined ? report : replaceSection(report, door.section, '## Codecs')
   if (writeDocs) {
     writeFileSync(docsPath, markdown)
     log(`\nwrote ${docsPath}`)
   }
   // The benchmark failed if a run could not be trusted; missing a target is a result, not a failure.
-  return summary.allClean && (pos?.clean ?? true) ? 0 : 1
+  return summary.allClean && (pos?.clean ?? true) && (door?.clean ?? true) ? 0 : 1
 }
 
 const watchdog = setTimeout(() => {

@@ -19,6 +19,9 @@ function demoText(demo: DemoCredentials, address: string, pos: { host: string; p
     `  shopper with CNY 1000 ${demo.shopper_id}`,
     `  courier page          ${address}/courier   log in as ${demo.delivery.courier.username} / ${demo.delivery.courier.password}`,
     `  shopper page          ${address}/shop#token=${demo.delivery.shopperToken}`,
+    ...(demo.door_quickpay === undefined
+      ? []
+      : [`                        pays from the wallet or quick pay ${demo.door_quickpay.account_no_masked}; the bank's SMS codes: ${demo.door_quickpay.sms_url}`]),
     `  hosted checkout       ${demo.checkout_url}`,
     ...(counterparts === undefined ? [] : counterpartDemoLines(counterparts)),
     ...posDemoLines(demo.pos_terminal, pos),
@@ -40,7 +43,7 @@ export async function serve(config: Config): Promise<void> {
       throw error
     }
   })()
-  const demoCounterparts = config.demo && configured === undefined ? await startDemoCounterparts().catch(async (error: unknown) => {
+  const demoCounterparts = config.demo && configured === undefined ? await startDemoCounterparts({ testEndpoints: true }).catch(async (error: unknown) => {
     await demoScheme?.close()
     throw error
   }) : undefined
@@ -69,7 +72,7 @@ export async function serve(config: Config): Promise<void> {
     // Banks, wallets and shoppers' browsers come back here (unless KASSA_PUBLIC_URL says otherwise).
     kassa.setPublicUrl(address)
     posHost = await startServedPosHost(kassa, config)
-    demo = config.demo && (await isEmpty(kassa)) ? await seedDemo(kassa) : undefined
+    demo = config.demo && (await isEmpty(kassa)) ? await seedDemo(kassa, demoCounterparts) : undefined
   } catch (error) {
     await closeAll().catch(() => undefined)
     throw error

@@ -44,3 +44,24 @@ export function judgeReport(attempt: AttemptFacts, report: ProviderOrderReport):
   if (!attemptCanMove(attempt.status, to)) return { verdict: 'same' }
   return { verdict: 'move', to }
 }
+
+/** How long after its creation an attempt is picked up by the worker if the call after COMMIT never happened (the process stopped). */
+const unstartedAttemptCheckMs = 5_000
+
+/** The columns of an attempt not yet sent to its counterpart: `creating`, nothing heard yet. */
+export function unstartedAttempt(nowMs: number) {
+  return {
+    status: 'creating' as const,
+    provider_order_id: null,
+    next_action: null,
+    failure_code: null,
+    failure_message: null,
+    late: 0,
+    transfer_id: null,
+    queries: 0,
+    next_check_at: nowMs + unstartedAttemptCheckMs,
+    version: 0,
+    created_at: nowMs,
+    updated_at: nowMs,
+  }
+}

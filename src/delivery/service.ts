@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import QRCode from 'qrcode'
 import { recordAudit, type Actor } from '../audit/log.js'
 import type { Clock } from '../domain/clock.js'
 import { currency as currencyOf, type CurrencyCode } from '../domain/currency.js'
@@ -15,11 +14,13 @@ import { assertTransition } from '../payments/state.js'
 import { paymentView } from '../payments/view.js'
 import type { Payment } from '../payments/decide.js'
 import { buildDynamicMpm, decodeCpm, decodeMpm, encodeCpm } from '../qr/index.js'
+import { qrPictureDataUrl } from '../qr/picture.js'
 import { maskPhone } from '../shoppers/service.js'
-import type { DeliveryCodeRow, DeliveryRow } from '../store/schema.js'
+import { paymentMethodsFor } from '../channels/directory.js'
+import type { ChannelAttemptRow, DeliveryCodeRow, DeliveryRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
-import type { LiveDeliveries } from './live.js'
+import type { DeliveryPaidEvent, LiveDeliveries } from './live.js'
 import { consumeSession, hashPassword, openSession, passwordMatches } from './sessions.js'
 import { assertDeliveryTransition, codeStanding } from './state.js'
 
@@ -40,7 +41,7 @@ export async function codeView(code: DeliveryCodeRow, standing: string) {
   return {
     reference: code.reference,
     payload: code.payload,
-    image: await QRCode.toDataURL(code.payload, { errorCorrectionLevel: 'M', margin: 4, scale: 8 }),
+    image: await qrPictureDataUrl(code.payload),
     amount: code.amount,
     currency: code.currency,
     amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
@@ -62,6 +63,7 @@ export function deliveryView(row: DeliveryRow, merchantName: string, code: Await
     amount_display: formatMinor(row.amount, row.currency as CurrencyCode),
     status: row.status,
     paid_by: row.paid_by,
+    paid_with: row.paid_with,
     shopper_phone: maskPhone(row.shopper_phone),
     courier: row.courier_id,
     station: row.station_id,
@@ -71,9 +73,44 @@ export function deliveryView(row: DeliveryRow, merchantName: string, code: Await
   }
 }
 
-export type DeliveryServiceOptions = { store: Store; clock: Clock; live: LiveDeliveries; qrTtlMs: number; notifyEvents: () => void }
+function receiptOf(paymentId: string, view: DeliveryView) {
+  return {
+    payment: paymentId,
+    delivery: view.id,
+    parcel_number: view.parcel_number,
+    merchant_name: view.merchant_name,
+    amount: view.amount,
+    currency: view.currency,
+    amount_display: view.amount_display,
+    paid_with: view.paid_with,
+    paid_at: view.paid_at,
+  }
+}
 
-type Funding = { ref: AccountRef; paid_by: 'qr' | 'cash' | 'cpm'; shopper_id: string | null }
+/** What the door needs of the counterpart payments (src/payments/counterpart.ts). */
+export interface DoorCounterparts {
+  openDoorAttempt(tx: Tx, attempt: DoorAttemptInput, nowMs: number): Promise<void>
+  start(attemptId: string): Promise<void>
+  confirmSmsCodeOf(attemptId: string, smsCode: string): Promise<void>
+  closeDoorAttempt(attemptId: string): Promise<void>
+  /** Can this node pay a parcel through this channel (a quick-pay counterpart registered here)? */
+  paysAtDoor(channelId: string): boolean
+}
+
+export type DoorAttemptInput = {
+  readonly id: string
+  readonly merchant_id: string
+  readonly payment_id: string
+  readonly channel_id: string
+  readonly amount: bigint
+  readonly currency: string
+  readonly saved_method_id: string
+  readonly delivery_code: string
+}
+
+export type DeliveryServiceOptions = { store: Store; clock: Clock; live: LiveDeliveries; qrTtlMs: number; notifyEvents: () => void; counterparts?: DoorCounterparts }
+
+type Funding = { ref: AccountRef; paid_by: 'qr' | 'cash' | 'cpm'; paid_with: string; shopper_id: string | null }
 
 /**
  * Pay on delivery: parcels of COD payments, the courier's one-time dynamic QR codes, the shopper's
@@ -173,6 +210,7 @@ export class DeliveryService {
       currency: payment.currency,
       status: 'out_for_delivery',
       paid_by: null,
+      paid_with: null,
       shopper_id: payment.shopper_id,
       shopper_phone: input.shopper_phone,
       transfer_id: null,
@@ -252,7 +290,7 @@ export class DeliveryService {
       const delivery = await this.courierDelivery(tx, courierId, deliveryId)
       if (delivery.status !== 'out_for_delivery') throw new KassaError('delivery_not_payable')
       if (amount !== delivery.amount) throw new KassaError('cash_amount_mismatch', { param: 'amount', message: `Cash collected must equal the parcel's ${delivery.amount}.` })
-      const funding: Funding = { ref: { code: 'courier_cash', owner_id: courierId, currency: delivery.currency as CurrencyCode }, paid_by: 'cash', shopper_id: null }
+      const funding: Funding = { ref: { code: 'courier_cash', owner_id: courierId, currency: delivery.currency as CurrencyCode }, paid_by: 'cash', paid_with: 'cash', shopper_id: null }
       return this.settleParcel(tx, delivery, funding, transferId, nowMs)
     })
     this.options.live.publish(event)
@@ -272,7 +310,7 @@ export class DeliveryService {
       if (delivery.status !== 'out_for_delivery') throw new KassaError('qr_already_paid')
       const shopperId = await consumeSession(tx, 'cpm', token, nowMs)
       if (shopperId === undefined) throw new KassaError('cpm_invalid', { param: 'payload' })
-      const funding: Funding = { ref: { code: 'shopper_balance', owner_id: shopperId, currency: delivery.currency as CurrencyCode }, paid_by: 'cpm', shopper_id: shopperId }
+      const funding: Funding = { ref: { code: 'shopper_balance', owner_id: shopperId, currency: delivery.currency as CurrencyCode }, paid_by: 'cpm', paid_with: 'wallet_balance', shopper_id: shopperId }
       return this.settleParcel(tx, delivery, funding, transferId, nowMs)
     })
     this.options.live.publish(event)
@@ -307,8 +345,14 @@ export class DeliveryService {
   // — shoppers —
 
   /** What a scanned code stands for, from Kassa's records: never from the amount printed in the code. */
-  async resolveCode(payload: string) {
+  async resolveCode(payload: string, shopperId: string) {
     const { code, delivery } = await this.lookup(this.store.db, payload)
+    const counterparts = this.options.counterparts
+    const methods = await paymentMethodsFor(
+      this.store,
+      { id: delivery.payment_id, merchant_id: delivery.merchant_id, amount: code.amount, currency: code.currency, shopper_id: shopperId },
+      (config) => config.kind === 'quickpay' && counterparts?.paysAtDoor(config.id) === true,
+    )
     return {
       reference: code.reference,
       merchant_name: await this.merchantNameRead(delivery.merchant_id),
@@ -317,6 +361,9 @@ export class DeliveryService {
       currency: code.currency,
       amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
       status: codeStanding(code, delivery.status, this.now()),
+      // The shopper's own accounts that can pay this parcel now, besides the wallet balance.
+      saved_methods: methods.saved_methods,
+      unavailable_saved_methods: methods.unavailable_saved_methods,
     }
   }
 
@@ -324,35 +371,144 @@ export class DeliveryService {
     const transferId = newId('transfer', this.now())
     const { view, event, paymentId } = await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
-      const { code, delivery } = await this.lookup(tx, payload)
-      const standing = codeStanding(code, delivery.status, nowMs)
-      if (standing === 'paid') throw new KassaError('qr_already_paid')
-      if (standing === 'replaced') throw new KassaError('qr_replaced')
-      if (standing === 'expired') {
-        await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'expired' }).where('reference', '=', code.reference).where('status', '=', 'active'))
-        throw new KassaError('qr_expired')
-      }
-      const used = await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'used' }).where('reference', '=', code.reference).where('status', '=', 'active').returning('reference'))
-      // Two shoppers racing on one code: the second finds it used.
-      if (used.length !== 1) throw new KassaError('qr_already_paid')
-      const funding: Funding = { ref: { code: 'shopper_balance', owner_id: shopperId, currency: delivery.currency as CurrencyCode }, paid_by: 'qr', shopper_id: shopperId }
+      const { delivery } = await this.claimCode(tx, payload, 'used', nowMs)
+      const funding: Funding = { ref: { code: 'shopper_balance', owner_id: shopperId, currency: delivery.currency as CurrencyCode }, paid_by: 'qr', paid_with: 'wallet_balance', shopper_id: shopperId }
       const settled = await this.settleParcel(tx, delivery, funding, transferId, nowMs)
       return { ...settled, paymentId: delivery.payment_id }
     })
     this.options.live.publish(event)
-    return {
-      status: 'paid' as const,
-      receipt: {
-        payment: paymentId,
-        delivery: view.id,
-        parcel_number: view.parcel_number,
-        merchant_name: view.merchant_name,
-        amount: view.amount,
-        currency: view.currency,
-        amount_display: view.amount_display,
-        paid_at: view.paid_at,
-      },
+    return { status: 'paid' as const, receipt: receiptOf(paymentId, view) }
+  }
+
+  /**
+   * Pays a scanned code with one of the shopper's saved methods (a quick-pay account): the code is
+   * held for this shopper while the bank asks them for an SMS code, so nobody else can pay it; the
+   * parcel is paid when the bank says so (`settleFromAttempt`), and the code is payable again if
+   * the bank's payment fails.
+   */
+  async payCodeWithSavedMethod(shopperId: string, payload: string, savedMethodId: string) {
+    const counterparts = this.requireCounterparts()
+    const attemptId = newId('payment_attempt', this.now())
+    await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const [saved] = await tx.execute(tx.builder.selectFrom('saved_methods').select(['id', 'channel_id', 'shopper_id', 'status']).where('id', '=', savedMethodId))
+      if (saved === undefined || saved.shopper_id !== shopperId || saved.status !== 'active') throw new KassaError('saved_method_missing', { param: 'saved_method' })
+      const { code, delivery } = await this.claimCode(tx, payload, 'held', nowMs)
+      await counterparts.openDoorAttempt(tx, { id: attemptId, merchant_id: delivery.merchant_id, payment_id: delivery.payment_id, channel_id: saved.channel_id, amount: code.amount, currency: code.currency, saved_method_id: saved.id, delivery_code: code.reference }, nowMs)
+    })
+    await counterparts.start(attemptId)
+    return this.doorAttemptAnswer(shopperId, attemptId)
+  }
+
+  /** The SMS code the shopper's bank sent for a door payment. */
+  async confirmDoorSmsCode(shopperId: string, attemptId: string, smsCode: string) {
+    await this.shopperDoorAttempt(shopperId, attemptId)
+    await this.requireCounterparts().confirmSmsCodeOf(attemptId, smsCode)
+    return this.doorAttemptAnswer(shopperId, attemptId)
+  }
+
+  /** The shopper gave up on a door payment at the bank: the bank's order is closed and the code can be paid another way. */
+  async cancelDoorAttempt(shopperId: string, attemptId: string) {
+    await this.shopperDoorAttempt(shopperId, attemptId)
+    await this.requireCounterparts().closeDoorAttempt(attemptId)
+    return this.doorAttemptAnswer(shopperId, attemptId)
+  }
+
+  /** Where a door payment through a counterpart stands, as the shopper's page shows it. */
+  async doorAttemptAnswer(shopperId: string, attemptId: string) {
+    const attempt = await this.shopperDoorAttempt(shopperId, attemptId)
+    const [code] = await this.store.db.selectFrom('delivery_codes').selectAll().where('reference', '=', attempt.delivery_code ?? '').execute()
+    if (code === undefined) throw new Error(`attempt ${attempt.id} names a missing code`)
+    const delivery = await this.store.db.selectFrom('deliveries').selectAll().where('id', '=', code.delivery_id).executeTakeFirstOrThrow()
+    const base = { attempt: attempt.id, channel: attempt.channel_id, code_status: codeStanding(code, delivery.status, this.now()) }
+    if (attempt.status === 'paid' && Number(attempt.late) === 0) {
+      const view = deliveryView(delivery, await this.merchantNameRead(delivery.merchant_id), null)
+      return { ...base, status: 'paid' as const, receipt: receiptOf(delivery.payment_id, view) }
     }
+    if (attempt.status === 'paid') {
+      return { ...base, status: 'returned' as const, message: 'The parcel was paid another way before your bank paid; your bank payment is being returned to you.' }
+    }
+    if (attempt.status === 'failed' || attempt.status === 'closed') {
+      return { ...base, status: 'failed' as const, failure_code: attempt.failure_code, message: attempt.failure_message ?? 'The bank did not pay.' }
+    }
+    const nextAction = attempt.next_action === null ? null : (JSON.parse(attempt.next_action) as Record<string, unknown>)
+    return { ...base, status: attempt.status === 'pending' ? ('requires_sms_code' as const) : ('processing' as const), next_action: nextAction }
+  }
+
+  private async shopperDoorAttempt(shopperId: string, attemptId: string) {
+    const attempt = await this.store.db.selectFrom('channel_attempts').selectAll().where('id', '=', attemptId).executeTakeFirst()
+    const owner =
+      attempt?.saved_method_id === null || attempt === undefined
+        ? undefined
+        : await this.store.db.selectFrom('saved_methods').select('shopper_id').where('id', '=', attempt.saved_method_id).executeTakeFirst()
+    // Another shopper's attempt is as missing as one that does not exist.
+    if (attempt === undefined || attempt.delivery_code === null || owner?.shopper_id !== shopperId) {
+      throw new KassaError('resource_missing', { param: 'attempt', message: `No such door payment: ${attemptId}` })
+    }
+    return attempt
+  }
+
+  private requireCounterparts(): DoorCounterparts {
+    const counterparts = this.options.counterparts
+    if (counterparts === undefined) throw new KassaError('channel_unavailable', { param: 'saved_method', message: 'This node takes no payments through banks.' })
+    return counterparts
+  }
+
+  /**
+   * A door attempt's money arrived: the parcel is paid by it, if the parcel can still take it (the
+   * same code still held, the parcel still out, its payment still open, the same amount). Otherwise
+   * undefined, and the counterpart path returns the money to the payer.
+   */
+  async settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined> {
+    const [code] = await tx.execute(tx.builder.selectFrom('delivery_codes').selectAll().where('reference', '=', attempt.delivery_code ?? ''))
+    if (code === undefined) throw new Error(`attempt ${attempt.id} names a missing code`)
+    let deliveryQuery = tx.builder.selectFrom('deliveries').selectAll().where('id', '=', code.delivery_id)
+    if (tx.dialect.rowLocks) deliveryQuery = deliveryQuery.forUpdate()
+    const [delivery] = await tx.execute(deliveryQuery)
+    if (delivery === undefined) throw new Error(`code ${code.reference} names a missing delivery`)
+    const [payment] = await tx.execute(tx.builder.selectFrom('payments').select('status').where('id', '=', delivery.payment_id))
+    // A closed attempt released the code already: it may be held by the shopper's next attempt now.
+    const stillHolding = attempt.status === 'creating' || attempt.status === 'pending'
+    const takes = stillHolding && code.status === 'held' && delivery.status === 'out_for_delivery' && payment?.status === 'processing' && delivery.amount === attempt.amount
+    if (!takes) return undefined
+    await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'used' }).where('reference', '=', code.reference).where('status', '=', 'held'))
+    const [owner] = await tx.execute(tx.builder.selectFrom('saved_methods').select('shopper_id').where('id', '=', attempt.saved_method_id ?? ''))
+    const funding: Funding = {
+      ref: { code: 'provider_receivable', owner_id: attempt.channel_id, currency: delivery.currency as CurrencyCode },
+      paid_by: 'qr',
+      paid_with: attempt.channel_id,
+      shopper_id: owner?.shopper_id ?? null,
+    }
+    return (await this.settleParcel(tx, delivery, funding, transferId, nowMs)).event
+  }
+
+  /** A door attempt ended unpaid: its code can be paid again (or has expired meanwhile). */
+  async releaseCode(tx: Tx, attempt: ChannelAttemptRow, nowMs: number): Promise<void> {
+    const [code] = await tx.execute(tx.builder.selectFrom('delivery_codes').select(['reference', 'status', 'expires_at']).where('reference', '=', attempt.delivery_code ?? ''))
+    if (code === undefined || code.status !== 'held') return
+    const status = BigInt(nowMs) >= code.expires_at ? 'expired' : 'active'
+    await tx.execute(tx.builder.updateTable('delivery_codes').set({ status }).where('reference', '=', code.reference).where('status', '=', 'held'))
+  }
+
+  publish(event: DeliveryPaidEvent): void {
+    this.options.live.publish(event)
+  }
+
+  /** Takes a scanned code for one payment: `used` (paid in this transaction) or `held` (paid through a counterpart). */
+  private async claimCode(tx: Tx, payload: string, to: 'used' | 'held', nowMs: number): Promise<{ code: DeliveryCodeRow; delivery: DeliveryRow }> {
+    const { code, delivery } = await this.lookup(tx, payload)
+    const standing = codeStanding(code, delivery.status, nowMs)
+    if (standing === 'paid') throw new KassaError('qr_already_paid')
+    if (standing === 'paying') throw new KassaError('qr_payment_in_progress')
+    if (standing === 'replaced') throw new KassaError('qr_replaced')
+    if (standing === 'expired') {
+      await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'expired' }).where('reference', '=', code.reference).where('status', '=', 'active'))
+      throw new KassaError('qr_expired')
+    }
+    const claimed = await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: to }).where('reference', '=', code.reference).where('status', '=', 'active').returning('reference'))
+    // Two shoppers racing on one code: the second finds it taken.
+    if (claimed.length !== 1) throw new KassaError(to === 'used' ? 'qr_already_paid' : 'qr_payment_in_progress')
+    return { code: { ...code, status: to }, delivery }
   }
 
   /** The shopper's consent to one wallet payment: a token the merchant sends as payment_method.token. */
@@ -368,7 +524,7 @@ export class DeliveryService {
     if (!encoded.ok) throw new Error(`could not encode the shopper code: ${encoded.errors[0]?.message}`)
     return {
       payload: encoded.payload,
-      image: await QRCode.toDataURL(encoded.payload, { errorCorrectionLevel: 'M', margin: 4, scale: 8 }),
+      image: await qrPictureDataUrl(encoded.payload),
       expires_at: new Date(session.expires_at).toISOString(),
     }
   }
@@ -466,7 +622,8 @@ export class DeliveryService {
   }
 
   private async replaceCode(tx: Tx, delivery: DeliveryRow, reference: string, nowMs: number): Promise<DeliveryCodeRow> {
-    await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'replaced' }).where('delivery_id', '=', delivery.id).where('status', '=', 'active'))
+    // A held code is replaced too: if its bank payment still completes, the money goes back (settleFromAttempt).
+    await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'replaced' }).where('delivery_id', '=', delivery.id).where('status', 'in', ['active', 'held']))
     const currency = currencyOf(delivery.currency as CurrencyCode)
     const [station] = await tx.execute(tx.builder.selectFrom('stations').select('city').where('id', '=', delivery.station_id))
     const built = buildDynamicMpm({
@@ -542,13 +699,13 @@ export class DeliveryService {
     const changed = await tx.execute(
       tx.builder
         .updateTable('deliveries')
-        .set({ status: 'paid', paid_by: funding.paid_by, paid_at: nowMs, transfer_id: transferId, shopper_id: funding.shopper_id ?? delivery.shopper_id, version: delivery.version + 1n })
+        .set({ status: 'paid', paid_by: funding.paid_by, paid_with: funding.paid_with, paid_at: nowMs, transfer_id: transferId, shopper_id: funding.shopper_id ?? delivery.shopper_id, version: delivery.version + 1n })
         .where('id', '=', delivery.id)
         .where('version', '=', delivery.version)
         .returning('id'),
     )
     if (changed.length !== 1) throw new Error(`delivery ${delivery.id} changed under us`)
-    const paid: DeliveryRow = { ...delivery, status: 'paid', paid_by: funding.paid_by, paid_at: BigInt(nowMs), transfer_id: transferId, version: delivery.version + 1n }
+    const paid: DeliveryRow = { ...delivery, status: 'paid', paid_by: funding.paid_by, paid_with: funding.paid_with, paid_at: BigInt(nowMs), transfer_id: transferId, version: delivery.version + 1n }
 
     // The payment completes when none of its parcels is still out; what was refused is never charged.
     const parcels = await tx.execute(tx.builder.selectFrom('deliveries').select(['id', 'status']).where('payment_id', '=', payment.id))

@@ -4,6 +4,9 @@ import { newId } from '../domain/ids.js'
 import type { Kassa } from '../kassa.js'
 import { createMerchant } from '../merchants/service.js'
 import { createShopper, topUp } from '../shoppers/service.js'
+import { confirmBinding, startBinding } from '../channels/quickpay/bindings.js'
+import { isQuickpayProvider } from '../channels/provider.js'
+import { bankTestAccounts, type BankSimulator } from '../../sim/bank/index.js'
 
 const system: Actor = { type: 'system', id: 'demo-seed' }
 
@@ -75,4 +78,28 @@ export async function seedDeliveryDemo(kassa: Kassa, options: { merchant?: { id:
     payment: payment.id,
     deliveries,
   }
+}
+
+/**
+ * Binds a test account of a simulated bank (alice's: enough balance; bob's: too little) as a
+ * shopper's saved quick-pay method, reading the SMS code off the simulator as the shopper's phone.
+ */
+export async function bindDemoQuickpay(kassa: Kassa, shopperId: string, bank: BankSimulator, username: 'alice' | 'bob' = 'alice') {
+  const holder = bankTestAccounts(bank.bank).find((candidate) => candidate.username === username)
+  if (holder === undefined) throw new Error(`${bank.bank.id} has no test account ${username}`)
+  const channelId = `quickpay.${bank.bank.id}`
+  const deps = {
+    store: kassa.store,
+    clock: kassa.clock,
+    masterKey: kassa.masterKey,
+    provider: (id: string) => {
+      const provider = kassa.counterparts.provider(id)
+      return provider !== undefined && isQuickpayProvider(provider) ? provider : undefined
+    },
+  }
+  const started = await startBinding(deps, { channel_id: channelId, account_no: holder.account_no, holder_name: holder.holder_name, phone: holder.phone })
+  const smsCode = bank.smsCodeFor(holder.phone)
+  if (smsCode === undefined) throw new Error(`${bank.bank.id} sent no SMS code to ${holder.phone}`)
+  const saved = await confirmBinding(deps, { shopper_id: shopperId, channel_id: channelId, binding_request_id: started.binding_request_id, sms_code: smsCode })
+  return { ...saved, phone: holder.phone }
 }

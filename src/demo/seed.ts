@@ -3,7 +3,8 @@ import { newId } from '../domain/ids.js'
 import type { Kassa } from '../kassa.js'
 import { createMerchant, createOperator } from '../merchants/service.js'
 import { createShopper, topUp } from '../shoppers/service.js'
-import { seedDeliveryDemo, type DeliveryDemo } from './delivery.js'
+import { bindDemoQuickpay, seedDeliveryDemo, type DeliveryDemo } from './delivery.js'
+import type { DemoCounterparts } from './simulators.js'
 import { seedPosTerminal } from './pos.js'
 import type { RegisteredTerminal } from '../acquiring/pos-host/terminals.js'
 
@@ -19,6 +20,8 @@ export type DemoCredentials = {
   checkout_url: string
   /** The demo store's POS terminal, with its MAC key (shown once). */
   pos_terminal: RegisteredTerminal
+  /** The door shopper's saved quick-pay account, when the demo banks run: pays a parcel with an SMS code. */
+  door_quickpay: { saved_method: string; account_no_masked: string; phone: string; sms_url: string } | undefined
 }
 
 const system: Actor = { type: 'system', id: 'demo-seed' }
@@ -33,7 +36,7 @@ export async function isEmpty(kassa: Kassa): Promise<boolean> {
  * The demo world every capability adds itself to: an operator, the retailer's own store, a
  * third-party seller, a shopper with CNY 1,000.00 in the wallet, and a POS terminal of the store.
  */
-export async function seedDemo(kassa: Kassa): Promise<DemoCredentials> {
+export async function seedDemo(kassa: Kassa, counterparts?: DemoCounterparts): Promise<DemoCredentials> {
   const operator = await createOperator(kassa.store, kassa.clock, system, { name: 'Demo Operator', role: 'admin' })
   const store = await createMerchant(kassa.store, kassa.clock, system, { name: 'Kassa Demo Store', kind: 'self_operated', fee_basis_points: 30 })
   const seller = await createMerchant(kassa.store, kassa.clock, system, { name: 'Demo Third-Party Seller', kind: 'third_party', fee_basis_points: 60 })
@@ -44,11 +47,17 @@ export async function seedDemo(kassa: Kassa): Promise<DemoCredentials> {
     return created
   })
   const delivery = await seedDeliveryDemo(kassa, { merchant: { id: store.merchant.id, key: store.api_key.secret } })
+  const icbc = counterparts?.banks.find((bank) => bank.bank.id === 'icbc-sim')
+  const doorQuickpay = icbc === undefined ? undefined : await bindDemoQuickpay(kassa, delivery.shopperId, icbc, 'alice')
   const posTerminal = await seedPosTerminal(kassa, store.merchant.id)
   const checkoutUrl = await seedCheckoutPayment(kassa, store.api_key.secret, shopper.id)
   return {
     checkout_url: checkoutUrl,
     pos_terminal: posTerminal,
+    door_quickpay:
+      doorQuickpay === undefined || icbc === undefined
+        ? undefined
+        : { saved_method: doorQuickpay.id, account_no_masked: doorQuickpay.display.account_no_masked ?? '', phone: doorQuickpay.phone, sms_url: `${icbc.url}/test/sms/${doorQuickpay.phone}` },
     delivery,
     operator_key: operator.secret,
     merchant_id: store.merchant.id,

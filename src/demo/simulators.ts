@@ -82,7 +82,7 @@ export async function startDemoCounterparts(options: { testEndpoints?: boolean; 
 /** The demo text's lines for the simulated banks and wallets: where they are and who can pay there. */
 export function counterpartDemoLines(counterparts: DemoCounterparts): string[] {
   return [
-    ...counterparts.banks.map((bank) => `  bank ${bank.bank.id.padEnd(17)}${bank.url}   online banking and quick pay; pay as alice / alice123 (bob has too little)`),
+    ...counterparts.banks.map((bank) => `  bank ${bank.bank.id.padEnd(17)}${bank.url}   online banking and quick pay; pay as alice / alice123 (bob has too little); SMS codes at ${bank.url}/test/sms/13800000001`),
     ...counterparts.wallets.map((wallet) => `  wallet ${wallet.provider.id.padEnd(15)}${wallet.url}   pay as wang / wang123 (li has too little)`),
   ]
 }

@@ -5,7 +5,7 @@ import { verifySignature } from '../events/signing.js'
 import type { Kassa } from '../kassa.js'
 import { verifyLedger } from '../ledger/verify.js'
 import { createMerchant, createOperator } from '../merchants/service.js'
-import { seedDeliveryDemo } from './delivery.js'
+import { bindDemoQuickpay, seedDeliveryDemo } from './delivery.js'
 import { runChannelsStory } from './channels.js'
 import { runPosStory } from './pos.js'
 import type { DemoCounterparts } from './simulators.js'
@@ -121,9 +121,23 @@ export async function runDemoStory(kassa: Kassa, say: Say, counterparts?: DemoCo
     const remittance = await kassa.delivery.remit(actor, { courier: door.courier.id, amount_counted: second.amount, currency: 'CNY' })
     say(`12. second parcel paid in cash (CNY ${formatMinor(second.amount, 'CNY')}), handed in at the station: difference ${formatMinor(remittance.difference, 'CNY')}`)
 
+    // The third parcel, paid at the door with the shopper's saved quick-pay account and the SMS code the bank sends.
+    const third = door.deliveries[2]
+    let doorQuickpayOk = true
+    const icbc = counterparts?.banks.find((bank) => bank.bank.id === 'icbc-sim')
+    if (third !== undefined && icbc !== undefined) {
+      const saved = await bindDemoQuickpay(kassa, door.shopperId, icbc, 'alice')
+      const thirdCode = await kassa.delivery.issueCode(door.otherCourier.id, third.id)
+      const started = await call(door.shopperToken, 'POST', '/shopper/v1/codes/pay', { payload: thirdCode.payload, saved_method: saved.id })
+      const confirmed = await call(door.shopperToken, 'POST', `/shopper/v1/door_payments/${started['attempt']}/sms_code`, { sms_code: icbc.smsCodeFor(saved.phone) ?? '' })
+      doorQuickpayOk = started['status'] === 'requires_sms_code' && confirmed['status'] === 'paid'
+      say(`13. third parcel at the door: the shopper pays with a saved ICBC quick-pay account (${saved.display.account_no_masked}); the bank's SMS code confirms it: ${confirmed['status']}, CNY ${formatMinor(third.amount, 'CNY')}`)
+    }
+    const afterDoor = icbc === undefined ? 13 : 14
+
     // Online banking and a third-party wallet at their simulated counterparts (src/demo/channels.ts).
-    const channelsOk = counterparts === undefined ? true : await runChannelsStory(kassa, counterparts, { merchant: api_key.secret, operator: operator.secret, shopper: shopper['id'] as string }, call, say, 13)
-    const next = counterparts === undefined ? 13 : 17
+    const channelsOk = counterparts === undefined ? true : await runChannelsStory(kassa, counterparts, { merchant: api_key.secret, operator: operator.secret, shopper: shopper['id'] as string }, call, say, afterDoor)
+    const next = counterparts === undefined ? afterDoor : afterDoor + 4
 
     // Card acquiring at the point of sale (src/demo/pos.ts).
     const posOk = await runPosStory(kassa, merchant.id, say, next)
@@ -134,7 +148,7 @@ export async function runDemoStory(kassa: Kassa, say: Say, counterparts?: DemoCo
         ? `${next + 1}. kassa ledger verify: ok (${verification.checked.transfers} transfers, ${verification.checked.postings} postings, ${verification.checked.accounts} accounts)`
         : `${next + 1}. kassa ledger verify FAILED: ${verification.violations[0]}`,
     )
-    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910 && notifiedAfterMs >= 0 && remittance.difference === 0n && posOk && channelsOk
+    return verification.ok && allArrived && allVerified && available === 40_000 && owed === 9_910 && notifiedAfterMs >= 0 && remittance.difference === 0n && posOk && channelsOk && doorQuickpayOk
   } finally {
     await kassa.counterparts.stop()
     await kassa.deliveryWorker.stop()

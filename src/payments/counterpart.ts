@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { Logger } from 'pino'
-import { assertAttemptMove, judgeReport } from '../channels/attempt.js'
+import { assertAttemptMove, judgeReport, unstartedAttempt } from '../channels/attempt.js'
 import { isQuickpayProvider, type CreatedOrder, type Provider, type ProviderOrderReport, type ProviderResult, type RawNotification } from '../channels/provider.js'
 import type { Clock } from '../domain/clock.js'
 import { KassaError } from '../domain/errors.js'
@@ -23,6 +23,10 @@ import {
   type Payment,
 } from './decide.js'
 import type { CardPayments } from './card.js'
+import { unavailableFor } from '../channels/config.js'
+import type { CurrencyCode } from '../domain/currency.js'
+import type { DoorAttemptInput } from '../delivery/service.js'
+import type { DeliveryPaidEvent } from '../delivery/live.js'
 import type { PaymentService } from './service.js'
 import { refundView, type RefundRecord } from './view.js'
 
@@ -46,6 +50,17 @@ export type CounterpartOptions = {
 export type Acknowledgement = { readonly status: number; readonly body: string; readonly content_type: string }
 
 type Applied = 'applied' | 'duplicate' | 'rejected'
+type AppliedReport = { outcome: Applied; reason: string | null; refundId: string | null; doorEvent?: DeliveryPaidEvent }
+
+/** What door payments need of the delivery side (src/delivery/service.ts). */
+export interface DoorSettlement {
+  /** Books a door attempt's money to its parcel; undefined when the parcel can no longer take it. */
+  settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined>
+  /** A door attempt ended unpaid: its code can be paid again. */
+  releaseCode(tx: Tx, attempt: ChannelAttemptRow, nowMs: number): Promise<void>
+  /** Tells the courier's page, after COMMIT. */
+  publish(event: DeliveryPaidEvent): void
+}
 
 const unknownAttemptsMax = 8
 
@@ -74,6 +89,7 @@ export class CounterpartPayments {
   private readonly orderTtlMs: number
   private readonly checkEveryMs: number
   private cards: CardPayments | undefined
+  private door: DoorSettlement | undefined
   private timer: NodeJS.Timeout | undefined
   private checking: Promise<void> | undefined
 
@@ -88,6 +104,11 @@ export class CounterpartPayments {
     this.cards = cards
   }
 
+  /** Parcels paid at the door with a saved method settle through the delivery side. */
+  attachDoor(door: DoorSettlement): void {
+    this.door = door
+  }
+
   /** Registers a counterpart as the provider of one channel (`netbank.icbc-sim`). */
   register(channelId: string, provider: Provider): void {
     this.providers.set(channelId, provider)
@@ -95,6 +116,11 @@ export class CounterpartPayments {
 
   provider(channelId: string): Provider | undefined {
     return this.providers.get(channelId)
+  }
+
+  paysAtDoor(channelId: string): boolean {
+    const provider = this.providers.get(channelId)
+    return provider !== undefined && isQuickpayProvider(provider)
   }
 
   channelIds(): string[] {
@@ -133,6 +159,22 @@ export class CounterpartPayments {
 
   async latestAttempt(paymentId: string): Promise<ChannelAttemptRow | undefined> {
     return this.store.db.selectFrom('channel_attempts').selectAll().where('payment_id', '=', paymentId).orderBy('id', 'desc').limit(1).executeTakeFirst()
+  }
+
+  /**
+   * Records an attempt that pays a parcel code at the door with a saved quick-pay account, in the
+   * caller's transaction (which holds the code); `start` then asks the bank after COMMIT.
+   */
+  async openDoorAttempt(tx: Tx, input: DoorAttemptInput, nowMs: number): Promise<void> {
+    const config = await this.options.payments.channelConfig(tx, input.channel_id)
+    if (config === undefined) throw new KassaError('channel_unavailable', { param: 'saved_method', message: `No such channel: ${input.channel_id}` })
+    const unavailable = unavailableFor(config, { merchant_id: input.merchant_id, amount: input.amount, currency: input.currency as CurrencyCode })
+    if (unavailable !== undefined) throw new KassaError(unavailable.reason, { param: 'saved_method', message: unavailable.message })
+    const provider = this.providers.get(input.channel_id)
+    if (provider === undefined || !isQuickpayProvider(provider)) {
+      throw new KassaError('channel_unavailable', { param: 'saved_method', message: `${config.display_name} has no counterpart configured on this node.` })
+    }
+    await tx.execute(tx.builder.insertInto('channel_attempts').values({ ...input, ...unstartedAttempt(nowMs) }))
   }
 
   // ——— creating the order at the counterpart ———
@@ -273,10 +315,18 @@ export class CounterpartPayments {
     return closed
   }
 
-  /** Quick pay: the SMS code the shopper typed for the attempt waiting for one. */
+  /** Quick pay at checkout: the SMS code the shopper typed for the payment's attempt waiting for one. */
   async confirmSmsCode(merchantId: string, paymentId: string, smsCode: string): Promise<void> {
     const attempt = await this.latestAttempt(paymentId)
-    if (attempt === undefined || attempt.merchant_id !== merchantId || attempt.status !== 'pending') throw new KassaError('payment_not_awaiting_sms_code')
+    // A parcel's door attempt is the shopper's own to confirm (src/delivery), not the merchant's.
+    if (attempt === undefined || attempt.merchant_id !== merchantId || attempt.delivery_code !== null) throw new KassaError('payment_not_awaiting_sms_code')
+    await this.confirmSmsCodeOf(attempt.id, smsCode)
+  }
+
+  /** Quick pay: the SMS code the shopper typed for one attempt, sent to the bank; its answer applied. */
+  async confirmSmsCodeOf(attemptId: string, smsCode: string): Promise<void> {
+    const attempt = await this.attempt(attemptId)
+    if (attempt === undefined || attempt.status !== 'pending') throw new KassaError('payment_not_awaiting_sms_code')
     const provider = this.requireProvider(attempt.channel_id)
     if (!isQuickpayProvider(provider)) throw new KassaError('payment_not_awaiting_sms_code')
     const answer = await provider.confirmPayment({ order_no: attempt.id, sms_code: smsCode })
@@ -295,11 +345,31 @@ export class CounterpartPayments {
     throw new KassaError('counterpart_unavailable')
   }
 
+  /** The shopper gave up on a door payment: the bank's order is closed, and its answer applied. */
+  async closeDoorAttempt(attemptId: string): Promise<void> {
+    const attempt = await this.attempt(attemptId)
+    if (attempt === undefined || attempt.delivery_code === null) return
+    if (attempt.status !== 'pending' && attempt.status !== 'creating') return
+    const answer = await this.closeAtCounterpart(this.requireProvider(attempt.channel_id), attempt.id)
+    if (answer.outcome === 'unknown') throw new KassaError('counterpart_unavailable')
+    if (answer.outcome === 'ok' && answer.report !== null) {
+      await this.afterApplied(await this.applyReport(attempt.id, answer.report))
+      return
+    }
+    if (answer.outcome === 'rejected' && answer.code === 'order_not_found') {
+      // The bank never created it: nothing can be paid there.
+      await this.store.writer.submit(async (tx) => {
+        const fresh = await this.loadAttempt(tx, attempt.id)
+        if (fresh.status === 'pending' || fresh.status === 'creating') await this.failAttempt(tx, fresh, 'closed', 'canceled', 'Canceled by the shopper.', this.now())
+      })
+    }
+  }
+
   /**
    * Applies a verified report to its attempt and, when the attempt is its payment's current one
    * and the payment still waits, to the payment — in one transaction with the ledger transfer.
    */
-  async applyReport(attemptId: string, report: ProviderOrderReport): Promise<{ outcome: Applied; reason: string | null; refundId: string | null }> {
+  async applyReport(attemptId: string, report: ProviderOrderReport): Promise<AppliedReport> {
     const transferId = newId('transfer', this.now())
     const refundId = newId('refund', this.now())
     const refundTransferId = newId('transfer', this.now())
@@ -322,7 +392,13 @@ export class CounterpartPayments {
         return { outcome: 'applied' as const, reason: null, refundId: null }
       }
       // Paid.
-      if (current) {
+      if (attempt.delivery_code !== null) {
+        const doorEvent = await this.requireDoor().settleFromAttempt(tx, attempt, transferId, nowMs)
+        if (doorEvent !== undefined) {
+          await this.updateAttempt(tx, attempt, { status: 'paid', provider_order_id, transfer_id: transferId, next_check_at: null })
+          return { outcome: 'applied' as const, reason: null, refundId: null, doorEvent }
+        }
+      } else if (current) {
         const config = await this.options.payments.channelConfig(tx, attempt.channel_id)
         const fee = config?.fee_basis_points ?? (await this.options.payments.merchantFee(tx, payment.merchant_id))
         const decision = decideCounterpartPaid(payment, { channel_id: attempt.channel_id, fee_basis_points: fee, transfer_id: transferId }, nowMs)
@@ -366,8 +442,14 @@ export class CounterpartPayments {
     })
   }
 
-  private async afterApplied(applied: { refundId: string | null }): Promise<void> {
+  private async afterApplied(applied: AppliedReport): Promise<void> {
+    if (applied.doorEvent !== undefined) this.requireDoor().publish(applied.doorEvent)
     if (applied.refundId !== null) await this.sendRefund(applied.refundId)
+  }
+
+  private requireDoor(): DoorSettlement {
+    if (this.door === undefined) throw new Error('a door attempt on a node without the delivery side')
+    return this.door
   }
 
   private async isLatest(tx: Tx, attempt: ChannelAttemptRow): Promise<boolean> {
@@ -386,8 +468,10 @@ export class CounterpartPayments {
     nowMs: number,
     paymentToRelease?: Payment,
   ): Promise<void> {
-    const payment = paymentToRelease ?? (await this.currentPaymentOf(tx, attempt))
     await this.updateAttempt(tx, attempt, { status, failure_code: code, failure_message: message, next_check_at: null, provider_order_id: attempt.provider_order_id })
+    // A door attempt pays one parcel code, not its whole payment: only the code is released.
+    if (attempt.delivery_code !== null) return this.requireDoor().releaseCode(tx, attempt, nowMs)
+    const payment = paymentToRelease ?? (await this.currentPaymentOf(tx, attempt))
     if (payment !== undefined) await this.options.payments.applyDecision(tx, payment, decideCounterpartFailed(payment, code, message, nowMs), nowMs)
   }
 

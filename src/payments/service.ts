@@ -1,3 +1,4 @@
+import { unstartedAttempt } from '../channels/attempt.js'
 import type { Clock } from '../domain/clock.js'
 import type { CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
@@ -472,20 +473,8 @@ export class PaymentService {
         channel_id: input.channel,
         amount: payment.amount,
         currency: payment.currency,
-        status: 'creating',
-        provider_order_id: null,
-        next_action: null,
         saved_method_id: input.attempt.saved_method_id,
-        failure_code: null,
-        failure_message: null,
-        late: 0,
-        transfer_id: null,
-        queries: 0,
-        // Picked up by the worker if the call after COMMIT never happens (the process stopped).
-        next_check_at: nowMs + 5_000,
-        version: 0,
-        created_at: nowMs,
-        updated_at: nowMs,
+        ...unstartedAttempt(nowMs),
       })
     }
     await this.apply(tx, payment, { ...decided.value, transfers: [] }, nowMs)

@@ -244,6 +244,8 @@ export interface DeliveriesTable {
   currency: string
   status: 'out_for_delivery' | 'paid' | 'refused'
   paid_by: 'qr' | 'cash' | 'cpm' | null
+  /** What paid it: `wallet_balance`, `cash`, or the channel of the shopper's saved method (`quickpay.icbc-sim`). */
+  paid_with: string | null
   shopper_id: string | null
   shopper_phone: string | null
   transfer_id: string | null
@@ -261,7 +263,8 @@ export interface DeliveryCodesTable {
   amount: Int
   currency: string
   payload: string
-  status: 'active' | 'used' | 'expired' | 'replaced'
+  /** `held`: a shopper is paying it through a counterpart; nobody else can pay it until that ends. */
+  status: 'active' | 'held' | 'used' | 'expired' | 'replaced'
   expires_at: Int
   created_at: Int
 }
@@ -435,6 +438,8 @@ export interface ChannelAttemptsTable {
   /** JSON of the NextAction the shopper must take. */
   next_action: string | null
   saved_method_id: string | null
+  /** The parcel code this attempt pays at the door; null for a checkout attempt. */
+  delivery_code: string | null
   failure_code: string | null
   failure_message: string | null
   /** 1 when the money arrived after the payment had ended otherwise (canceled, paid another way). */

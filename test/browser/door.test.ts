@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { seedDeliveryDemo, type DeliveryDemo } from '../../src/demo/delivery.js'
+import { bindDemoQuickpay, seedDeliveryDemo, type DeliveryDemo } from '../../src/demo/delivery.js'
+import { startDemoCounterparts, type DemoCounterparts } from '../../src/demo/simulators.js'
 import { verifyLedger } from '../../src/ledger/verify.js'
 import { browserUnavailable, launchBrowser, phoneViewport, readPicturePixels, readQrFromPage, writeFakeCameraVideo } from '../helpers/browser.js'
 import { openTestKassa, type TestKassa } from '../helpers/dialects.js'
@@ -18,7 +19,7 @@ const screenshotFolder = process.env['KASSA_BROWSER_SCREENSHOTS']
 /** The promise to the courier: PAID on the handheld within a second of the shopper paying. */
 const paidShownWithinMs = 1_000
 
-type Door = { kassa: TestKassa; url: string; demo: DeliveryDemo; contexts: BrowserContext[]; pageErrors: string[] }
+type Door = { kassa: TestKassa; url: string; demo: DeliveryDemo; contexts: BrowserContext[]; pageErrors: string[]; banks?: DemoCounterparts }
 
 // KASSA_REQUIRE_BROWSER=1 (for CI, like KASSA_REQUIRE_PG) makes a missing chromium a failure instead of a skip.
 if (unavailable !== undefined && process.env['KASSA_REQUIRE_BROWSER'] === '1') {
@@ -36,16 +37,19 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     for (const door of doors) {
       for (const context of door.contexts) await context.close().catch(() => undefined)
       await door.kassa.dispose()
+      await door.banks?.close()
     }
     await browser?.close()
   })
 
   /** A Kassa of its own, listening on a free port, with the door's demo data. */
-  async function openDoor(env: Record<string, string> = {}): Promise<Door> {
-    const kassa = await openTestKassa('sqlite', { env })
-    const door: Door = { kassa, url: '', demo: undefined as unknown as DeliveryDemo, contexts: [], pageErrors: [] }
+  async function openDoor(env: Record<string, string> = {}, options: { banks?: boolean } = {}): Promise<Door> {
+    const banks = options.banks === true ? await startDemoCounterparts({ testEndpoints: true, seed: 11 }) : undefined
+    const kassa = await openTestKassa('sqlite', { env, ...(banks === undefined ? {} : { providers: banks.providers }) })
+    const door: Door = { kassa, url: '', demo: undefined as unknown as DeliveryDemo, contexts: [], pageErrors: [], ...(banks === undefined ? {} : { banks }) }
     doors.push(door)
     door.url = await kassa.app.listen({ port: 0, host: '127.0.0.1' })
+    kassa.setPublicUrl(door.url)
     door.demo = await seedDeliveryDemo(kassa)
     return door
   }
@@ -201,6 +205,55 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     // Back on the list, the parcel is marked paid.
     await courier.click('#done-button')
     await courier.waitForSelector(`[data-testid=delivery][data-parcel-number="${parcel.parcel_number}"][data-status=paid]`)
+    await assertLedgerSound(door)
+  })
+
+  it('a saved quick-pay account pays at the door: the SMS code confirms it, the courier sees PAID, the wallet is not touched', async () => {
+    const door = await openDoor({}, { banks: true })
+    const icbc = door.banks?.banks.find((bank) => bank.bank.id === 'icbc-sim')
+    assert.ok(icbc)
+    const alice = await bindDemoQuickpay(door.kassa, door.demo.shopperId, icbc, 'alice')
+    const parcel = door.demo.deliveries[1]!
+    const courier = await courierSignsIn(door, door.demo.courier)
+    await openParcel(courier, parcel.parcel_number)
+    await courier.waitForSelector('#live-status[data-state=live]')
+    const payload = await readQrFromPage(courier, '#qr-image')
+
+    const shopper = await shopperOpens(door)
+    await shopperChecks(shopper, payload)
+    assert.equal(await text(shopper, '#confirm-amount'), 'CNY 45.50')
+    await shopper.waitForSelector('#funding-options:not([hidden])')
+    assert.equal(await shopper.isChecked('[data-testid=funding-wallet_balance]'), true, 'the wallet is chosen first')
+    assert.match(await text(shopper, '#funding-list'), /\*+\d{4}/)
+    await shopper.check(`[data-testid="funding-${alice.id}"]`)
+    assert.match(await text(shopper, '#confirm-funding'), /SMS code/)
+    await screenshot(shopper, 'shopper-funding')
+    await shopper.click('#pay-button')
+    await shopper.waitForSelector('#sms-view:not([hidden])')
+    assert.match(await text(shopper, '#sms-sent'), /138\*+0001/)
+    await screenshot(shopper, 'shopper-sms')
+
+    // The courier's page, reloaded meanwhile, keeps the code the shopper is paying instead of replacing it.
+    await courier.reload()
+    await courier.waitForSelector('[data-testid=delivery]')
+    await openParcel(courier, parcel.parcel_number)
+    await courier.waitForSelector('#live-status[data-state=live]')
+    assert.equal(await readQrFromPage(courier, '#qr-image'), payload)
+    assert.match(await text(courier, '#parcel-status'), /paying through their bank/)
+
+    await shopper.fill('#sms-code', icbc.smsCodeFor(alice.phone) === '111111' ? '222222' : '111111')
+    await shopper.click('#sms-submit')
+    await shopper.waitForSelector('#sms-error:not([hidden])')
+    assert.match(await text(shopper, '#sms-error'), /wrong code/i)
+    await shopper.fill('#sms-code', icbc.smsCodeFor(alice.phone) ?? '')
+    await shopper.click('#sms-submit')
+    await shopper.waitForSelector('#receipt-view:not([hidden])')
+    assert.equal(await text(shopper, '#receipt-amount'), 'CNY 45.50')
+    assert.match(await text(shopper, '#receipt-method'), /quick pay/i)
+    await courier.waitForSelector('#paid-banner', { state: 'visible', timeout: 5_000 })
+    assert.equal(await text(courier, '.paid-word'), 'PAID')
+    await shopper.click('#receipt-done')
+    assert.equal(await text(shopper, '#balance'), 'CNY 2000.00', 'the bank paid, not the wallet')
     await assertLedgerSound(door)
   })
 

@@ -338,7 +338,12 @@ function renderParcel(delivery, { issueIfNeeded = false } = {}) {
   byId('door-actions').hidden = false
   byId('done-button').hidden = true
   const code = delivery.code
-  const usable = code !== null && code !== undefined && code.status === 'active' && Date.parse(code.expires_at) - serverNow() > codeFreshnessMarginMs
+  // The shopper is paying this code through their bank: keep it (a new code would undo that payment).
+  if (code?.status === 'paying') {
+    showCode(code)
+    return setStatus('waiting', 'The shopper is paying through their bank…')
+  }
+  const usable = code !== null && code !== undefined && code.status === 'payable' && Date.parse(code.expires_at) - serverNow() > codeFreshnessMarginMs
   if (usable) return showCode(code)
   if (issueIfNeeded) return void issueCode(delivery.id)
   if (code !== null && code !== undefined) return showCode(code)

@@ -9,6 +9,7 @@ import {
   decodeQrFromFile,
   fitQrPicture,
   formatTime,
+  h,
   messageOf,
   money,
   newIdempotencyKey,
@@ -207,6 +208,7 @@ async function checkPayload(text) {
 /** What each non-payable state means for the shopper at the door. */
 const codeStates = {
   paid: { headline: 'Already paid.', text: 'This code has been paid: there is nothing more to pay for this parcel.', kind: 'success' },
+  paying: { headline: 'A payment is under way.', text: 'Someone is paying this code through their bank. Wait a moment and scan again, or ask the courier for a new code.', kind: 'info' },
   expired: { headline: 'This code has expired.', text: 'Ask the courier to show a new code.', kind: 'error' },
   replaced: { headline: 'This code was replaced.', text: 'The amount changed and the courier made a new code: scan the new one.', kind: 'error' },
 }
@@ -217,7 +219,10 @@ const payFailures = {
   qr_expired: { headline: 'This code has expired.', status: 'expired' },
   qr_replaced: { headline: 'This code was replaced.', status: 'replaced' },
   insufficient_funds: { headline: 'Not enough balance.', status: 'payable' },
+  qr_payment_in_progress: { headline: 'A payment is under way.', status: 'paying' },
 }
+
+const walletChoice = 'wallet_balance'
 
 function showConfirm(resolved) {
   byId('confirm-merchant').textContent = resolved.merchant_name
@@ -232,15 +237,60 @@ function showConfirm(resolved) {
     setMessage(status, 'info', '')
     payButton.hidden = false
     payButton.textContent = `Pay ${money(resolved.currency, resolved.amount_display)}`
-    const wallet = (state.me?.balances ?? []).find((balance) => balance.currency === resolved.currency)
-    byId('confirm-funding').textContent =
-      wallet === undefined ? `From your wallet balance.` : `From your wallet balance (${money(wallet.currency, wallet.available_display)} available).`
+    showFunding(resolved)
   } else {
     setMessage(status, known?.kind ?? 'error', known?.text ?? `Kassa says this code is ${resolved.status}.`, known?.headline)
     payButton.hidden = true
+    byId('funding-options').hidden = true
     byId('confirm-funding').textContent = ''
   }
   showView('confirm-view')
+}
+
+/** A saved account as the shopper knows it: the bank and the last digits. */
+function savedLabel(method) {
+  const display = method.display ?? {}
+  return { title: `${display.bank ?? method.channel} quick pay`, detail: `${display.account_no_masked ?? ''}${display.holder_name ? ` · ${display.holder_name}` : ''}` }
+}
+
+/** The wallet balance and the shopper's saved bank accounts, as choices; the wallet is chosen first. */
+function showFunding(resolved) {
+  const wallet = (state.me?.balances ?? []).find((balance) => balance.currency === resolved.currency)
+  const saved = Array.isArray(resolved.saved_methods) ? resolved.saved_methods : []
+  const unavailable = Array.isArray(resolved.unavailable_saved_methods) ? resolved.unavailable_saved_methods : []
+  const list = byId('funding-list')
+  const option = (value, title, detail, available = true) => {
+    const input = h('input', { type: 'radio', name: 'funding', value, 'data-testid': `funding-${value}` })
+    input.checked = value === walletChoice
+    input.disabled = !available
+    input.addEventListener('change', () => describeFunding(resolved))
+    return h('label', { class: 'funding-option', 'data-available': String(available) }, input, h('span', {}, title, h('span', { class: 'detail' }, detail)))
+  }
+  list.replaceChildren(
+    option(walletChoice, 'Wallet balance', wallet === undefined ? 'No balance in this currency' : `${money(wallet.currency, wallet.available_display)} available`),
+    ...saved.map((method) => {
+      const label = savedLabel(method)
+      return option(method.id, label.title, label.detail)
+    }),
+    ...unavailable.map((method) => option(method.id, savedLabel(method).title, method.notice, false)),
+  )
+  byId('funding-options').hidden = saved.length === 0 && unavailable.length === 0
+  describeFunding(resolved)
+}
+
+function chosenFunding() {
+  return document.querySelector('input[name="funding"]:checked')?.value ?? walletChoice
+}
+
+function describeFunding(resolved) {
+  const choice = chosenFunding()
+  const wallet = (state.me?.balances ?? []).find((balance) => balance.currency === resolved.currency)
+  byId('confirm-funding').textContent =
+    choice !== walletChoice
+      ? 'Your bank will send an SMS code to confirm this payment.'
+      : wallet === undefined
+        ? 'From your wallet balance.'
+        : `From your wallet balance (${money(wallet.currency, wallet.available_display)} available).`
 }
 
 byId('confirm-cancel').addEventListener('click', goHome)
@@ -251,20 +301,94 @@ byId('pay-button').addEventListener('click', (event) => {
   void whileBusy(event.currentTarget, async () => {
     const status = byId('confirm-status')
     setMessage(status, 'info', '')
+    const choice = chosenFunding()
+    const body = choice === walletChoice ? { payload: current.payload } : { payload: current.payload, saved_method: choice }
     try {
-      const answer = await shopperApi('/codes/pay', { method: 'POST', body: { payload: current.payload }, idempotencyKey: current.idempotencyKey })
-      showReceipt(answer.receipt)
-      void loadMe().catch(() => undefined)
+      const answer = await shopperApi('/codes/pay', { method: 'POST', body, idempotencyKey: current.idempotencyKey })
+      if (answer.receipt !== undefined && answer.status === 'paid') {
+        showReceipt(answer.receipt)
+        void loadMe().catch(() => undefined)
+        return
+      }
+      showDoorAttempt(answer)
     } catch (error) {
       if (state.token === null) return
-      const failure = error instanceof ApiError ? payFailures[error.code] : undefined
-      if (failure !== undefined && failure.status !== 'payable') {
-        status.dataset.status = failure.status
-        byId('confirm-card').dataset.payable = 'false'
-        byId('pay-button').hidden = true
-        byId('confirm-funding').textContent = ''
-      }
-      setMessage(status, failure?.status === 'paid' ? 'success' : 'error', messageOf(error), failure?.headline ?? 'Payment failed.')
+      payFailed(error)
+    }
+  })
+})
+
+/** Shows why a payment did not go through; a code that cannot be paid any more loses its Pay button. */
+function payFailed(error) {
+  const status = byId('confirm-status')
+  const failure = error instanceof ApiError ? payFailures[error.code] : undefined
+  if (failure !== undefined && failure.status !== 'payable') {
+    status.dataset.status = failure.status
+    byId('confirm-card').dataset.payable = 'false'
+    byId('pay-button').hidden = true
+    byId('funding-options').hidden = true
+    byId('confirm-funding').textContent = ''
+  }
+  setMessage(status, failure?.status === 'paid' ? 'success' : 'error', messageOf(error), failure?.headline ?? 'Payment failed.')
+}
+
+// ---- a saved bank account pays: the SMS step -------------------------------------------------------------------
+
+/** Where the bank payment stands: waiting for the SMS code, paid, or ended without paying. */
+function showDoorAttempt(answer) {
+  const current = state.current
+  if (current === null) return
+  current.attempt = answer.attempt
+  if (answer.status === 'paid') {
+    showReceipt(answer.receipt)
+    void loadMe().catch(() => undefined)
+    return
+  }
+  if (answer.status === 'failed' || answer.status === 'returned') {
+    // Back to the parcel: the code can be paid another way (Kassa says so in code_status).
+    current.idempotencyKey = newIdempotencyKey('pay')
+    const resolved = { ...current.resolved, status: answer.code_status ?? current.resolved.status }
+    showConfirm(resolved)
+    setMessage(byId('confirm-status'), 'error', answer.message ?? 'The bank did not take the payment.', answer.status === 'returned' ? 'Your bank payment is being returned.' : 'Your bank did not pay.')
+    return
+  }
+  const phone = answer.next_action?.phone_masked
+  byId('sms-sent').textContent =
+    answer.status === 'processing'
+      ? 'Your bank has not answered yet. When its SMS code arrives, type it here.'
+      : `Your bank sent a code to ${phone ?? 'your phone'}.`
+  byId('sms-amount').textContent = money(current.resolved.currency, current.resolved.amount_display)
+  byId('sms-code').value = ''
+  setMessage(byId('sms-error'), 'error', '')
+  showView('sms-view')
+  byId('sms-code').focus()
+}
+
+byId('sms-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const current = state.current
+  const code = byId('sms-code').value.trim()
+  if (current?.attempt === undefined) return
+  if (!/^[0-9]{4,8}$/.test(code)) return setMessage(byId('sms-error'), 'error', 'The SMS code is 4 to 8 digits.')
+  void whileBusy(byId('sms-submit'), async () => {
+    try {
+      showDoorAttempt(await shopperApi(`/door_payments/${current.attempt}/sms_code`, { method: 'POST', body: { sms_code: code } }))
+    } catch (error) {
+      if (state.token === null) return
+      setMessage(byId('sms-error'), 'error', messageOf(error), error instanceof ApiError && error.code === 'sms_code_invalid' ? 'Wrong code.' : 'Could not confirm.')
+    }
+  })
+})
+
+byId('sms-cancel').addEventListener('click', (event) => {
+  const current = state.current
+  if (current?.attempt === undefined) return goHome()
+  void whileBusy(event.currentTarget, async () => {
+    try {
+      showDoorAttempt(await shopperApi(`/door_payments/${current.attempt}/cancel`, { method: 'POST' }))
+    } catch (error) {
+      if (state.token === null) return
+      setMessage(byId('sms-error'), 'error', messageOf(error), 'Could not cancel at the bank.')
     }
   })
 })
@@ -273,6 +397,7 @@ function showReceipt(receipt) {
   byId('receipt-amount').textContent = money(receipt.currency, receipt.amount_display)
   byId('receipt-merchant').textContent = receipt.merchant_name
   byId('receipt-parcel').textContent = receipt.parcel_number
+  byId('receipt-method').textContent = receipt.paid_with === 'wallet_balance' || receipt.paid_with == null ? 'Wallet balance' : receipt.paid_with.startsWith('quickpay.') ? `Quick pay (${receipt.paid_with.slice('quickpay.'.length)})` : receipt.paid_with
   byId('receipt-time').textContent = formatTime(receipt.paid_at)
   byId('receipt-payment').textContent = receipt.payment
   byId('payload-input').value = ''

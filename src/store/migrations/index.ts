@@ -6,6 +6,7 @@ import * as truncateGuard from './0003_truncate_guard.js'
 import * as acquiring from './0004_acquiring.js'
 import * as terminals from './0005_terminals.js'
 import * as channels from './0006_channels.js'
+import * as doorCounterparts from './0007_door_counterparts.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -17,6 +18,7 @@ const all: Record<string, DialectMigration> = {
   '0004_acquiring': acquiring,
   '0005_terminals': terminals,
   '0006_channels': channels,
+  '0007_door_counterparts': doorCounterparts,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

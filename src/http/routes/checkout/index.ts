@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import QRCode from 'qrcode'
 import { paymentMethodsFor } from '../../../channels/directory.js'
 import { isQuickpayProvider, type NextAction } from '../../../channels/provider.js'
 import { confirmBinding, startBinding, unbind, type BindingDeps } from '../../../channels/quickpay/bindings.js'
@@ -14,6 +13,7 @@ import { sendJson, sendStored, type AppDeps } from '../../app.js'
 import { answerAfterConfirm, livePaymentView, offeredHere } from '../../payment-answers.js'
 import { idParams, idSchema } from '../../schemas.js'
 import { cardBodySchema, type CardBody } from '../v1/cards.js'
+import { qrPictureDataUrl } from '../../../qr/picture.js'
 
 type Checkout = { payment: Payment; merchant: MerchantContext & { name: string } }
 
@@ -75,7 +75,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
       // A shopper who never topped up has no balance row: that is a balance of zero, not none.
       wallet_balance: walletBalanceOffered(checkout) ? (balances.find((balance) => balance.currency === checkout.payment.currency)?.available ?? 0n) : null,
       // The wallet's code as a picture (PNG data URL, one pixel per module: the page enlarges it by whole multiples), so the page needs no QR library.
-      qr_image: nextAction?.type === 'display_qr_code' ? await QRCode.toDataURL(nextAction.qr_code, { errorCorrectionLevel: 'M', margin: 4, scale: 1 }) : null,
+      qr_image: nextAction?.type === 'display_qr_code' ? await qrPictureDataUrl(nextAction.qr_code, 1) : null,
     }
   }
 
