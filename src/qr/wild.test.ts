@@ -28,10 +28,11 @@ const fixtures = JSON.parse(readFileSync(fixturesUrl, 'utf8')) as WildFixture[]
 describe('codes made by other systems', () => {
   it('come from every scheme Kassa must read', () => {
     const schemes = new Set(fixtures.map((fixture) => fixture.scheme))
-    for (const scheme of ['Pix', 'PromptPay', 'SGQR', 'DuitNow', 'Bharat QR (India)', 'UnionPay (CN)', 'EMV CPM']) {
+    for (const scheme of ['Pix', 'PromptPay', 'SGQR', 'DuitNow', 'Bharat QR (India)', 'UPI in Bharat QR (India)', 'UnionPay (CN)', 'EMV CPM']) {
       assert.ok(schemes.has(scheme), `no fixture for ${scheme}`)
     }
-    for (const fixture of fixtures) assert.match(fixture.source, /\S+\/\S+ \S+/, `${fixture.name} names no repository and path`)
+    // Where each code was found: a repository and its path, or the public documentation page that shows it.
+    for (const fixture of fixtures) assert.match(fixture.source, /https:\/\/\S+|\S+\/\S+ \S+/, `${fixture.name} names no repository and path, nor a documentation page`)
   })
 
   for (const fixture of fixtures) {
