@@ -110,7 +110,7 @@ export type DoorAttemptInput = {
 
 export type DeliveryServiceOptions = { store: Store; clock: Clock; live: LiveDeliveries; qrTtlMs: number; notifyEvents: () => void; counterparts?: DoorCounterparts }
 
-type Funding = { ref: AccountRef; paid_by: 'qr' | 'cash' | 'cpm'; paid_with: string; shopper_id: string | null }
+type Funding = { ref: AccountRef; paid_by: 'qr' | 'cash' | 'cpm'; paid_with: string; shopper_id: string | null; fee_basis_points?: number }
 
 /**
  * Pay on delivery: parcels of COD payments, the courier's one-time dynamic QR codes, the shopper's
@@ -263,13 +263,14 @@ export class DeliveryService {
       if (delivery.status !== 'out_for_delivery') throw new KassaError('delivery_not_payable')
       return this.replaceCode(tx, delivery, reference, nowMs)
     })
+    this.closeDoorAttemptsOf(deliveryId)
     return codeView(code, 'payable')
   }
 
   /** The shopper refused an item: the parcel's amount goes down, and only a new code can be paid. */
   async changeAmount(courierId: string, deliveryId: string, amount: bigint) {
     const reference = `K${randomBytes(12).toString('hex').toUpperCase()}`
-    return this.store.writer.submit(async (tx) => {
+    const changed = await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       const delivery = await this.courierDelivery(tx, courierId, deliveryId)
       if (delivery.status !== 'out_for_delivery') throw new KassaError('delivery_not_payable')
@@ -281,6 +282,8 @@ export class DeliveryService {
       await recordAudit(tx, { type: 'system', id: courierId }, 'delivery.amount_change', { id: delivery.id, merchant_id: delivery.merchant_id }, { from: delivery.amount.toString(), to: amount.toString() }, nowMs)
       return deliveryView(updated, await this.merchantName(tx, delivery.merchant_id), await codeView(code, 'payable'))
     })
+    this.closeDoorAttemptsOf(deliveryId)
+    return changed
   }
 
   async recordCash(courierId: string, deliveryId: string, amount: bigint) {
@@ -294,6 +297,7 @@ export class DeliveryService {
       return this.settleParcel(tx, delivery, funding, transferId, nowMs)
     })
     this.options.live.publish(event)
+    this.closeDoorAttemptsOf(deliveryId)
     return view
   }
 
@@ -314,6 +318,7 @@ export class DeliveryService {
       return this.settleParcel(tx, delivery, funding, transferId, nowMs)
     })
     this.options.live.publish(event)
+    this.closeDoorAttemptsOf(deliveryId)
     return view
   }
 
@@ -361,6 +366,8 @@ export class DeliveryService {
       currency: code.currency,
       amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
       status: codeStanding(code, delivery.status, this.now()),
+      // This shopper's own bank payment of the code under way (the page goes back to its SMS step).
+      door_payment: (await this.openDoorAttemptOf(shopperId, payload)) ?? null,
       // The shopper's own accounts that can pay this parcel now, besides the wallet balance.
       saved_methods: methods.saved_methods,
       unavailable_saved_methods: methods.unavailable_saved_methods,
@@ -388,6 +395,9 @@ export class DeliveryService {
    */
   async payCodeWithSavedMethod(shopperId: string, payload: string, savedMethodId: string) {
     const counterparts = this.requireCounterparts()
+    // A retry (a lost answer, a reloaded page) finds the shopper's own payment of this code under way.
+    const open = await this.openDoorAttemptOf(shopperId, payload)
+    if (open !== undefined) return this.doorAttemptAnswer(shopperId, open)
     const attemptId = newId('payment_attempt', this.now())
     await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
@@ -400,11 +410,67 @@ export class DeliveryService {
     return this.doorAttemptAnswer(shopperId, attemptId)
   }
 
-  /** The SMS code the shopper's bank sent for a door payment. */
+  /**
+   * The SMS code the shopper's bank sent for a door payment. If the parcel can no longer take the
+   * money (the courier made a new code, or took cash), the bank's order is closed instead: the
+   * shopper is not charged for a parcel that would only refund it.
+   */
   async confirmDoorSmsCode(shopperId: string, attemptId: string, smsCode: string) {
-    await this.shopperDoorAttempt(shopperId, attemptId)
-    await this.requireCounterparts().confirmSmsCodeOf(attemptId, smsCode)
+    const attempt = await this.shopperDoorAttempt(shopperId, attemptId)
+    const counterparts = this.requireCounterparts()
+    if (!(await this.stillHeldBy(attempt))) {
+      await counterparts.closeDoorAttempt(attemptId)
+      const answer = await this.doorAttemptAnswer(shopperId, attemptId)
+      if (answer.status !== 'failed') return answer
+      return { ...answer, message: 'The courier changed the code or took another payment for this parcel; your bank was not charged. Scan the courier’s current code.' }
+    }
+    await counterparts.confirmSmsCodeOf(attemptId, smsCode)
     return this.doorAttemptAnswer(shopperId, attemptId)
+  }
+
+  /** Is the attempt's code still held for it, on a parcel still out for delivery? */
+  private async stillHeldBy(attempt: ChannelAttemptRow): Promise<boolean> {
+    const code = await this.store.db.selectFrom('delivery_codes').select(['status', 'delivery_id']).where('reference', '=', attempt.delivery_code ?? '').executeTakeFirst()
+    if (code?.status !== 'held') return false
+    const delivery = await this.store.db.selectFrom('deliveries').select('status').where('id', '=', code.delivery_id).executeTakeFirst()
+    return delivery?.status === 'out_for_delivery'
+  }
+
+  /** The shopper's own door attempt still open on this code, if any. */
+  private async openDoorAttemptOf(shopperId: string, payload: string): Promise<string | undefined> {
+    const { code } = await this.lookup(this.store.db, payload)
+    if (code.status !== 'held') return undefined
+    const open = await this.store.db
+      .selectFrom('channel_attempts')
+      .innerJoin('saved_methods', 'saved_methods.id', 'channel_attempts.saved_method_id')
+      .select('channel_attempts.id')
+      .where('channel_attempts.delivery_code', '=', code.reference)
+      .where('channel_attempts.status', 'in', ['creating', 'pending'])
+      .where('saved_methods.shopper_id', '=', shopperId)
+      .executeTakeFirst()
+    return open?.id
+  }
+
+  /**
+   * After the courier changed a parcel (a new code, a lower amount, cash, the shopper's own code):
+   * a bank payment still open on one of its old codes is closed at the bank, so the shopper's
+   * SMS code can no longer take money the parcel would only have to return.
+   */
+  private closeDoorAttemptsOf(deliveryId: string): void {
+    const counterparts = this.options.counterparts
+    if (counterparts === undefined) return
+    void (async () => {
+      const open = await this.store.db
+        .selectFrom('channel_attempts')
+        .innerJoin('delivery_codes', 'delivery_codes.reference', 'channel_attempts.delivery_code')
+        .select('channel_attempts.id')
+        .where('delivery_codes.delivery_id', '=', deliveryId)
+        .where('channel_attempts.status', 'in', ['creating', 'pending'])
+        .execute()
+      for (const attempt of open) await counterparts.closeDoorAttempt(attempt.id)
+    })().catch(() => {
+      // The worker closes it at the bank's deadline anyway, and late money is returned.
+    })
   }
 
   /** The shopper gave up on a door payment at the bank: the bank's order is closed and the code can be paid another way. */
@@ -460,24 +526,31 @@ export class DeliveryService {
    * undefined, and the counterpart path returns the money to the payer.
    */
   async settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined> {
-    const [code] = await tx.execute(tx.builder.selectFrom('delivery_codes').selectAll().where('reference', '=', attempt.delivery_code ?? ''))
-    if (code === undefined) throw new Error(`attempt ${attempt.id} names a missing code`)
-    let deliveryQuery = tx.builder.selectFrom('deliveries').selectAll().where('id', '=', code.delivery_id)
+    const [issued] = await tx.execute(tx.builder.selectFrom('delivery_codes').select('delivery_id').where('reference', '=', attempt.delivery_code ?? ''))
+    if (issued === undefined) throw new Error(`attempt ${attempt.id} names a missing code`)
+    // The caller holds the payment's lock; the parcel is locked before its code is read, so a new code cannot slip in between.
+    let deliveryQuery = tx.builder.selectFrom('deliveries').selectAll().where('id', '=', issued.delivery_id)
     if (tx.dialect.rowLocks) deliveryQuery = deliveryQuery.forUpdate()
     const [delivery] = await tx.execute(deliveryQuery)
-    if (delivery === undefined) throw new Error(`code ${code.reference} names a missing delivery`)
+    if (delivery === undefined) throw new Error(`a code of attempt ${attempt.id} names a missing delivery`)
+    const [code] = await tx.execute(tx.builder.selectFrom('delivery_codes').selectAll().where('reference', '=', attempt.delivery_code ?? ''))
+    if (code === undefined) throw new Error(`attempt ${attempt.id} names a missing code`)
     const [payment] = await tx.execute(tx.builder.selectFrom('payments').select('status').where('id', '=', delivery.payment_id))
     // A closed attempt released the code already: it may be held by the shopper's next attempt now.
     const stillHolding = attempt.status === 'creating' || attempt.status === 'pending'
     const takes = stillHolding && code.status === 'held' && delivery.status === 'out_for_delivery' && payment?.status === 'processing' && delivery.amount === attempt.amount
     if (!takes) return undefined
-    await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'used' }).where('reference', '=', code.reference).where('status', '=', 'held'))
+    const used = await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'used' }).where('reference', '=', code.reference).where('status', '=', 'held').returning('reference'))
+    if (used.length !== 1) throw new Error(`code ${code.reference} changed under us`)
     const [owner] = await tx.execute(tx.builder.selectFrom('saved_methods').select('shopper_id').where('id', '=', attempt.saved_method_id ?? ''))
+    // The channel's own fee when operators set one, as at checkout; else the merchant's.
+    const [channel] = await tx.execute(tx.builder.selectFrom('channel_configs').select('fee_basis_points').where('id', '=', attempt.channel_id))
     const funding: Funding = {
       ref: { code: 'provider_receivable', owner_id: attempt.channel_id, currency: delivery.currency as CurrencyCode },
       paid_by: 'qr',
       paid_with: attempt.channel_id,
       shopper_id: owner?.shopper_id ?? null,
+      ...(channel?.fee_basis_points === null || channel?.fee_basis_points === undefined ? {} : { fee_basis_points: Number(channel.fee_basis_points) }),
     }
     return (await this.settleParcel(tx, delivery, funding, transferId, nowMs)).event
   }
@@ -613,12 +686,16 @@ export class DeliveryService {
   // — shared —
 
   private async courierDelivery(tx: Tx, courierId: string, deliveryId: string): Promise<DeliveryRow> {
-    let query = tx.builder.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).where('courier_id', '=', courierId)
-    if (tx.dialect.rowLocks) query = query.forUpdate()
+    const query = tx.builder.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).where('courier_id', '=', courierId)
     const [row] = await tx.execute(query)
     // Another courier's parcel is as missing as one that does not exist.
     if (row === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such delivery: ${deliveryId}` })
-    return row
+    if (!tx.dialect.rowLocks) return row
+    // Payment first, then parcel: the order every path takes (a bank's report locks the payment first too), so none deadlock.
+    await tx.execute(tx.builder.selectFrom('payments').select('id').where('id', '=', row.payment_id).forUpdate())
+    const [locked] = await tx.execute(query.forUpdate())
+    if (locked === undefined) throw new Error(`delivery ${deliveryId} vanished`)
+    return locked
   }
 
   private async replaceCode(tx: Tx, delivery: DeliveryRow, reference: string, nowMs: number): Promise<DeliveryCodeRow> {
@@ -686,7 +763,7 @@ export class DeliveryService {
     if (paymentRow === undefined) throw new Error(`delivery ${delivery.id} names a missing payment`)
     const payment = paymentRow as Payment
     const [merchant] = await tx.execute(tx.builder.selectFrom('merchants').select('fee_basis_points').where('id', '=', delivery.merchant_id))
-    const fee = feeFor(delivery.amount, Number(merchant?.fee_basis_points ?? 0n))
+    const fee = feeFor(delivery.amount, funding.fee_basis_points ?? Number(merchant?.fee_basis_points ?? 0n))
     const payable: AccountRef = { code: 'merchant_payable', owner_id: delivery.merchant_id, currency: funding.ref.currency }
     const revenue: AccountRef = { code: 'fee_revenue', owner_id: undefined, currency: funding.ref.currency }
     for (const ref of [funding.ref, payable, revenue]) await ensureAccount(tx, ref, nowMs)

@@ -135,6 +135,13 @@ export class CounterpartPayments {
     return this.options.clock.now()
   }
 
+  /** A request about an attempt on a channel this node no longer has a counterpart for: a clear 503, not a crash. */
+  private providerHere(channelId: string): Provider {
+    const provider = this.providers.get(channelId)
+    if (provider === undefined) throw new KassaError('channel_unavailable', { message: `${channelId} has no counterpart configured on this node; try again later.` })
+    return provider
+  }
+
   private requireProvider(channelId: string): Provider {
     const provider = this.providers.get(channelId)
     if (provider === undefined) throw new Error(`no provider is registered for channel ${channelId}`)
@@ -157,8 +164,16 @@ export class CounterpartPayments {
     return this.store.db.selectFrom('channel_attempts').selectAll().where('id', '=', id).executeTakeFirst()
   }
 
+  /** The payment's own latest attempt (checkout); a parcel's door attempts are the shopper's, never shown or acted on here. */
   async latestAttempt(paymentId: string): Promise<ChannelAttemptRow | undefined> {
-    return this.store.db.selectFrom('channel_attempts').selectAll().where('payment_id', '=', paymentId).orderBy('id', 'desc').limit(1).executeTakeFirst()
+    return this.store.db
+      .selectFrom('channel_attempts')
+      .selectAll()
+      .where('payment_id', '=', paymentId)
+      .where('delivery_code', 'is', null)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst()
   }
 
   /**
@@ -325,9 +340,14 @@ export class CounterpartPayments {
 
   /** Quick pay: the SMS code the shopper typed for one attempt, sent to the bank; its answer applied. */
   async confirmSmsCodeOf(attemptId: string, smsCode: string): Promise<void> {
-    const attempt = await this.attempt(attemptId)
+    let attempt = await this.attempt(attemptId)
+    // The bank had not answered the order's creation yet: ask it again now, the shopper has the SMS.
+    if (attempt?.status === 'creating') {
+      await this.start(attempt.id)
+      attempt = await this.attempt(attemptId)
+    }
     if (attempt === undefined || attempt.status !== 'pending') throw new KassaError('payment_not_awaiting_sms_code')
-    const provider = this.requireProvider(attempt.channel_id)
+    const provider = this.providerHere(attempt.channel_id)
     if (!isQuickpayProvider(provider)) throw new KassaError('payment_not_awaiting_sms_code')
     const answer = await provider.confirmPayment({ order_no: attempt.id, sms_code: smsCode })
     if (answer.outcome === 'ok') {
@@ -350,7 +370,7 @@ export class CounterpartPayments {
     const attempt = await this.attempt(attemptId)
     if (attempt === undefined || attempt.delivery_code === null) return
     if (attempt.status !== 'pending' && attempt.status !== 'creating') return
-    const answer = await this.closeAtCounterpart(this.requireProvider(attempt.channel_id), attempt.id)
+    const answer = await this.closeAtCounterpart(this.providerHere(attempt.channel_id), attempt.id)
     if (answer.outcome === 'unknown') throw new KassaError('counterpart_unavailable')
     if (answer.outcome === 'ok' && answer.report !== null) {
       await this.afterApplied(await this.applyReport(attempt.id, answer.report))
@@ -454,7 +474,7 @@ export class CounterpartPayments {
 
   private async isLatest(tx: Tx, attempt: ChannelAttemptRow): Promise<boolean> {
     const latest = await tx.execute(
-      tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', attempt.payment_id).orderBy('id', 'desc').limit(1),
+      tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', attempt.payment_id).where('delivery_code', 'is', null).orderBy('id', 'desc').limit(1),
     )
     return latest[0]?.id === attempt.id
   }
@@ -513,7 +533,7 @@ export class CounterpartPayments {
   /** The cancel itself, in the payment's transaction: the attempt closes with it. */
   async cancelInTx(tx: Tx, payment: Payment, reason: string | null, nowMs: number): Promise<Payment> {
     const [attempt] = await tx.execute(
-      tx.builder.selectFrom('channel_attempts').selectAll().where('payment_id', '=', payment.id).orderBy('id', 'desc').limit(1),
+      tx.builder.selectFrom('channel_attempts').selectAll().where('payment_id', '=', payment.id).where('delivery_code', 'is', null).orderBy('id', 'desc').limit(1),
     )
     if (attempt !== undefined && (attempt.status === 'pending' || attempt.status === 'creating')) {
       await this.updateAttempt(tx, attempt, { status: 'closed', failure_code: 'canceled', failure_message: 'Canceled by the merchant.', next_check_at: nowMs + this.queryAfterMs })

@@ -341,6 +341,9 @@ function renderParcel(delivery, { issueIfNeeded = false } = {}) {
   // The shopper is paying this code through their bank: keep it (a new code would undo that payment).
   if (code?.status === 'paying') {
     showCode(code)
+    // The bank's payment ends by itself (paid, or the code is payable again): no expiry to count down to.
+    state.stopCountdown()
+    byId('qr-countdown').textContent = ''
     return setStatus('waiting', 'The shopper is paying through their bank…')
   }
   const usable = code !== null && code !== undefined && code.status === 'payable' && Date.parse(code.expires_at) - serverNow() > codeFreshnessMarginMs

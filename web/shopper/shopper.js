@@ -196,6 +196,11 @@ async function checkPayload(text) {
   try {
     const resolved = await shopperApi('/codes/resolve', { method: 'POST', body: { payload } })
     state.current = { payload, resolved, idempotencyKey: newIdempotencyKey('pay') }
+    // This shopper's own bank payment of the code is under way (a reloaded page): back to its SMS step.
+    if (resolved.status === 'paying' && typeof resolved.door_payment === 'string') {
+      showDoorAttempt(await shopperApi(`/door_payments/${resolved.door_payment}`))
+      return
+    }
     showConfirm(resolved)
   } catch (error) {
     if (state.token === null) return
