@@ -54,6 +54,10 @@ export class SqliteConnection implements SqlConnection {
     return []
   }
 
+  async change(sqlText: string, parameters: readonly unknown[]): Promise<number> {
+    return this.statement(sqlText).run(...parameters.map(normalizeParameter)).changes
+  }
+
   async exec(sqlText: string): Promise<void> {
     this.statement(sqlText).run()
   }
