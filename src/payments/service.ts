@@ -57,8 +57,7 @@ const queries = preparedQueries((db, dialect) => {
           ) as never,
         )
         .where('id', '=', param('id'))
-        .where('version', '=', param('expected_version'))
-        .returning('id'),
+        .where('version', '=', param('expected_version')),
     ),
     selectShopper: prepare(db, (db) => db.selectFrom('shoppers').select('id').where('id', '=', param('id'))),
     selectChannelConfig: prepare(db, (db) => db.selectFrom('channel_configs').selectAll().where('id', '=', param('id'))),
@@ -347,8 +346,8 @@ export class PaymentService {
 
   /** Writes a payment whose move records no event of its own (a refused refund's amount given back). */
   async writePayment(tx: Tx, before: Payment, next: Payment): Promise<void> {
-    const updated = await tx.run(queries(tx).updatePayment, { ...next, expected_version: before.version })
-    if (updated.length !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+    const updated = await tx.change(queries(tx).updatePayment, { ...next, expected_version: before.version })
+    if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
   }
 
   recordEvent(tx: Tx, payment: Payment, type: string, nowMs: number): Promise<string> {
@@ -541,8 +540,8 @@ export class PaymentService {
       assert(decision.next.id === before.id && decision.next.version === before.version + 1n, `payment ${before.id}: a first write is one move on from its creation`)
       await tx.run(queries(tx).insertPayment, decision.next)
     } else {
-      const updated = await tx.run(queries(tx).updatePayment, { ...decision.next, expected_version: before.version })
-      if (updated.length !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+      const updated = await tx.change(queries(tx).updatePayment, { ...decision.next, expected_version: before.version })
+      if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
     }
     for (const type of decision.events) await this.event(tx, decision.next, type, nowMs)
   }
