@@ -2,8 +2,26 @@ import type { Logger } from 'pino'
 import type { Clock } from '../domain/clock.js'
 import { newId } from '../domain/ids.js'
 import { unseal, type MasterKey } from '../security/secrets.js'
+import { param, prepare, preparedQueries } from '../store/prepared.js'
 import type { Store } from '../store/store.js'
 import { signatureHeader } from './signing.js'
+
+const queries = preparedQueries((db, dialect) => ({
+  // Prepared once: a round runs after nearly every commit that records events, so on the payment path.
+  selectDue: prepare(db, (db) => {
+    const due = db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('status', '=', param('pending'))
+      .where('next_attempt_at', '<=', param<bigint>('now'))
+      // A disabled endpoint gets nothing more; its deliveries wait, listed, in case it is enabled again.
+      .where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('status', '=', param('enabled')))
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', param<bigint>('now2'))]))
+      .orderBy('next_attempt_at')
+      .limit(param<number>('limit'))
+    return dialect.rowLocks ? due.forUpdate().skipLocked() : due
+  }),
+}))
 
 /** Deliveries are retried with exponential backoff for this long after the event, then given up. */
 export const retryWindowMs = 3 * 24 * 60 * 60 * 1000
@@ -110,18 +128,8 @@ export class DeliveryWorker {
     const { store, clock } = this.options
     return store.writer.submit(async (tx) => {
       const nowMs = clock.now()
-      let due = tx.builder
-        .selectFrom('webhook_deliveries')
-        .select('id')
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', BigInt(nowMs))
-        // A disabled endpoint gets nothing more; its deliveries wait, listed, in case it is enabled again.
-        .where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('status', '=', 'enabled'))
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', BigInt(nowMs))]))
-        .orderBy('next_attempt_at')
-        .limit(this.batchSizeMax)
-      if (tx.dialect.rowLocks) due = due.forUpdate().skipLocked()
-      const ids = (await tx.execute(due)).map((row) => row.id)
+      const due = await tx.run(queries(tx).selectDue, { pending: 'pending', now: BigInt(nowMs), enabled: 'enabled', now2: BigInt(nowMs), limit: this.batchSizeMax })
+      const ids = due.map((row) => row.id)
       if (ids.length === 0) return []
       await tx.execute(tx.builder.updateTable('webhook_deliveries').set({ locked_until: nowMs + claimLeaseMs }).where('id', 'in', ids))
       return tx.execute(

@@ -35,8 +35,14 @@ const queries = preparedQueries((db) => ({
         ])
         .where('merchant_id', '=', param('merchant_id'))
         .where('status', '=', param('enabled'))
+        // The patterns are cast, not bare parameters: SQLite re-plans a statement whose LIKE pattern is
+        // a bare parameter each time it is bound (its LIKE optimization), which made this INSERT cost
+        // ~18 µs instead of ~3 µs, twice per payment. A cast of text to text changes nothing else.
         .where((eb) =>
-          eb.or([eb('enabled_events', 'like', param<string>('any_pattern')), eb('enabled_events', 'like', param<string>('type_pattern'))]),
+          eb.or([
+            eb('enabled_events', 'like', sql<string>`cast(${param('any_pattern')} as text)`),
+            eb('enabled_events', 'like', sql<string>`cast(${param('type_pattern')} as text)`),
+          ]),
         ),
     ),
   ),

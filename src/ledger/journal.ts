@@ -13,6 +13,8 @@ import {
   type TransferResult,
 } from './transfer.js'
 
+const counters = ['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'] as const
+
 const queries = preparedQueries((db, dialect) => {
   const selectAccount = db
     .selectFrom('ledger_accounts')
@@ -48,21 +50,28 @@ const queries = preparedQueries((db, dialect) => {
         })),
       ),
     )
-  const counters = ['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'] as const
   const balancesByCount = new Map<number, ReturnType<typeof prepareBalances>>()
-  // Every account of a transfer in one UPDATE: each counter moves by its account's own delta.
+  // Every account of a transfer in one UPDATE: each counter is set to the balance computed from the
+  // one read, and only where the row still holds the one read (compare and set), so the caller
+  // counts the rows changed instead of reading them back (RETURNING costs SQLite ~6 µs more).
   const prepareBalances = (count: number) =>
     prepare(db, (db) => {
-      const delta = (counter: (typeof counters)[number]) =>
-        sql<bigint>`${sql.ref(counter)} + case ${sql.ref('id')} ${sql.join(
-          Array.from({ length: count }, (_, index) => sql`when ${param(`id${index}`)} then cast(${param(`${counter}${index}`)} as bigint)`),
+      const indexes = Array.from({ length: count }, (_, index) => index)
+      const after = (counter: (typeof counters)[number]) =>
+        sql<bigint>`case ${sql.ref('id')} ${sql.join(
+          indexes.map((index) => sql`when ${param(`id${index}`)} then cast(${param(`${counter}_after${index}`)} as bigint)`),
           sql` `,
-        )} else 0 end`
+        )} else ${sql.ref(counter)} end`
       return db
         .updateTable('ledger_accounts')
-        .set({ debits_pending: delta('debits_pending'), debits_posted: delta('debits_posted'), credits_pending: delta('credits_pending'), credits_posted: delta('credits_posted') })
-        .where('id', 'in', Array.from({ length: count }, (_, index) => param<string>(`id${index}`)))
-        .returning(['id', ...counters])
+        .set({ debits_pending: after('debits_pending'), debits_posted: after('debits_posted'), credits_pending: after('credits_pending'), credits_posted: after('credits_posted') })
+        .where((eb) =>
+          eb.or(
+            indexes.map((index) =>
+              eb.and([eb('id', '=', param<string>(`id${index}`)), ...counters.map((counter) => eb(counter, '=', param<bigint>(`${counter}_before${index}`)))]),
+            ),
+          ),
+        )
     })
   const cached = <Q>(cache: Map<number, Q>, make: (count: number) => Q) => (count: number): Q => {
     let query = cache.get(count)
@@ -169,8 +178,9 @@ async function loadPending(tx: Tx, pendingId: string): Promise<PendingTransfer |
 
 /**
  * Posts one transfer inside the caller's transaction: loads what it needs, lets the pure core
- * decide, writes the transfer, its postings and the new balances, and checks the balances it
- * reads back are the ones it computed. Answers the named outcome; writes nothing unless 'ok'.
+ * decide, writes the transfer, its postings and the new balances, and checks that each account
+ * still held the balances it read, so it now holds the ones computed. Answers the named outcome;
+ * writes nothing unless 'ok'.
  */
 export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: number): Promise<TransferResult> {
   const q = queries(tx)
@@ -216,22 +226,19 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
   const deltas = [...plan.deltas]
   const moves: Record<string, unknown> = {}
   deltas.forEach(([id, delta], index) => {
+    const before = accounts.get(id) as LedgerAccount
+    const after = applyDelta(before, delta)
     moves[`id${index}`] = id
-    for (const counter of ['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'] as const) moves[`${counter}${index}`] = delta[counter]
+    for (const counter of counters) {
+      moves[`${counter}_before${index}`] = before[counter]
+      moves[`${counter}_after${index}`] = after[counter]
+    }
   })
-  const updated = deltas.length === 0 ? [] : await tx.run(q.updateBalances(deltas.length), moves)
-  const readBack = new Map(updated.map((row) => [row.id, row]))
-  for (const [id, delta] of deltas) {
-    const after = readBack.get(id)
-    const expected = applyDelta(accounts.get(id) as LedgerAccount, delta)
-    assert(
-      after !== undefined &&
-        after.debits_pending === expected.debits_pending &&
-        after.debits_posted === expected.debits_posted &&
-        after.credits_pending === expected.credits_pending &&
-        after.credits_posted === expected.credits_posted,
-      `account ${id} balances read back differ from the ones computed`,
-    )
+  if (deltas.length > 0) {
+    // Each account's row changes only if it still holds the balances read above; then it holds
+    // exactly the ones computed. Fewer rows changed means a balance moved under us: a bug.
+    const changed = await tx.change(q.updateBalances(deltas.length), moves)
+    assert(changed === deltas.length, `transfer ${request.id}: ${deltas.length - changed} account balances moved between read and write`)
   }
   return 'ok'
 }

@@ -1,4 +1,5 @@
 import { unstartedAttempt } from '../channels/attempt.js'
+import { assert } from '../domain/assert.js'
 import type { Clock } from '../domain/clock.js'
 import type { CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
@@ -57,8 +58,7 @@ const queries = preparedQueries((db, dialect) => {
           ) as never,
         )
         .where('id', '=', param('id'))
-        .where('version', '=', param('expected_version'))
-        .returning('id'),
+        .where('version', '=', param('expected_version')),
     ),
     selectShopper: prepare(db, (db) => db.selectFrom('shoppers').select('id').where('id', '=', param('id'))),
     selectChannelConfig: prepare(db, (db) => db.selectFrom('channel_configs').selectAll().where('id', '=', param('id'))),
@@ -111,6 +111,9 @@ export type CreatePaymentInput = {
 }
 
 type Response = { status: number; body: unknown }
+
+/** Whether a payment's row is in the database yet: a create with confirm writes it once, at the end. */
+type PaymentRow = 'written' | 'not_written'
 
 /** Card declines one payment may have before it takes no more cards. */
 const cardDeclinesMax = 5
@@ -185,10 +188,15 @@ export class PaymentService {
       }
       // Validate the method before anything is written, so a bad one leaves no payment behind.
       const confirmInput = input.confirm ? await this.confirmInput(tx, merchant, payment, input.payment_method, transferId) : undefined
-      await tx.run(queries(tx).insertPayment, payment)
+      if (confirmInput === undefined) {
+        await tx.run(queries(tx).insertPayment, payment)
+        await this.event(tx, payment, 'payment.created', nowMs)
+        return { status: 200, body: paymentView(payment) }
+      }
+      // Created and confirmed in one unit: the row is written once, in the state the confirm leaves
+      // it in (the same row an insert then an update would leave), one statement fewer per payment.
       await this.event(tx, payment, 'payment.created', nowMs)
-      if (confirmInput === undefined) return { status: 200, body: paymentView(payment) }
-      return this.confirmWith(tx, payment, confirmInput, nowMs)
+      return this.confirmWith(tx, payment, confirmInput, nowMs, 'not_written')
     })
   }
 
@@ -198,7 +206,7 @@ export class PaymentService {
       const payment = await this.load(tx, merchant.id, paymentId)
       if (payment.status !== 'requires_payment_method') throw new KassaError('payment_not_confirmable')
       const confirmInput = await this.confirmInput(tx, merchant, payment, method, transferId)
-      return this.confirmWith(tx, payment, confirmInput, nowMs)
+      return this.confirmWith(tx, payment, confirmInput, nowMs, 'written')
     })
   }
 
@@ -339,8 +347,8 @@ export class PaymentService {
 
   /** Writes a payment whose move records no event of its own (a refused refund's amount given back). */
   async writePayment(tx: Tx, before: Payment, next: Payment): Promise<void> {
-    const updated = await tx.run(queries(tx).updatePayment, { ...next, expected_version: before.version })
-    if (updated.length !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+    const updated = await tx.change(queries(tx).updatePayment, { ...next, expected_version: before.version })
+    if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
   }
 
   recordEvent(tx: Tx, payment: Payment, type: string, nowMs: number): Promise<string> {
@@ -452,7 +460,12 @@ export class PaymentService {
     return method
   }
 
-  private async confirmWith(tx: Tx, payment: Payment, input: ConfirmInput, nowMs: number): Promise<Response> {
+  /**
+   * Confirms `payment` with a validated method. `row` says whether the payment's row is already in
+   * the database ('written': it is updated, guarded by its version) or not yet ('not_written': a
+   * create with confirm, whose row is inserted once, in the state this decides).
+   */
+  private async confirmWith(tx: Tx, payment: Payment, input: ConfirmInput, nowMs: number, row: PaymentRow): Promise<Response> {
     const decided = decideConfirm(payment, input, nowMs)
     if (!decided.ok) throw decided.error
     if (input.funding !== undefined) await this.ensureAccounts(tx, payment, input.funding)
@@ -460,11 +473,13 @@ export class PaymentService {
     const result = transfer === undefined ? 'ok' : await postTransfer(tx, transfer, nowMs)
     if (result === 'exceeds_credits') {
       const declined = decideDecline(payment, input, 'insufficient_funds', 'The wallet balance is too low for this payment.', nowMs)
-      await this.apply(tx, payment, declined, nowMs)
+      await this.apply(tx, payment, declined, nowMs, row)
       const error = new KassaError('insufficient_funds').toJSON()
       return { status: 402, body: { error: { ...error.error, payment: paymentView(declined.next) } } }
     }
     if (result !== 'ok') throw new Error(`confirm transfer failed: ${result}`)
+    // The payment is written before its attempt, which refers to it.
+    await this.apply(tx, payment, { ...decided.value, transfers: [] }, nowMs, row)
     if (input.attempt !== undefined) {
       await tx.run(queries(tx).insertAttempt, {
         id: input.attempt.id,
@@ -477,7 +492,6 @@ export class PaymentService {
         ...unstartedAttempt(nowMs),
       })
     }
-    await this.apply(tx, payment, { ...decided.value, transfers: [] }, nowMs)
     return { status: 200, body: paymentView(decided.value.next) }
   }
 
@@ -501,15 +515,23 @@ export class PaymentService {
     if (funding !== undefined) await ensureAccount(tx, funding, nowMs)
   }
 
-  /** Writes a decision: its transfers, the payment (guarded by version), its events. */
-  private async apply(tx: Tx, before: Payment, decision: Decision, nowMs: number): Promise<void> {
+  /**
+   * Writes a decision: its transfers, the payment (updated, guarded by version; or inserted in its
+   * next state when its row is 'not_written' yet), its events.
+   */
+  private async apply(tx: Tx, before: Payment, decision: Decision, nowMs: number, row: PaymentRow = 'written'): Promise<void> {
     for (const transfer of decision.transfers) {
       const result = await postTransfer(tx, transfer as TransferRequest, nowMs)
       // Only the confirm path can meet a limit, and it handles that itself; anything else here is a bug.
       if (result !== 'ok') throw new Error(`transfer ${transfer.id} (${transfer.code}) failed: ${result}`)
     }
-    const updated = await tx.run(queries(tx).updatePayment, { ...decision.next, expected_version: before.version })
-    if (updated.length !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+    if (row === 'not_written') {
+      assert(decision.next.id === before.id && decision.next.version === before.version + 1n, `payment ${before.id}: a first write is one move on from its creation`)
+      await tx.run(queries(tx).insertPayment, decision.next)
+    } else {
+      const updated = await tx.change(queries(tx).updatePayment, { ...decision.next, expected_version: before.version })
+      if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+    }
     for (const type of decision.events) await this.event(tx, decision.next, type, nowMs)
   }
 

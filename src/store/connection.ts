@@ -5,6 +5,8 @@
 export interface SqlConnection {
   /** Runs one statement; answers its rows (empty for statements that return none). */
   query(sqlText: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]>
+  /** Runs one statement that returns no rows (an UPDATE without RETURNING); answers how many rows it changed. */
+  change(sqlText: string, parameters: readonly unknown[]): Promise<number>
   /** Runs a statement without parameters or result, such as BEGIN or SAVEPOINT. */
   exec(sqlText: string): Promise<void>
   close(): Promise<void>

@@ -21,6 +21,11 @@ export class Tx {
     return (await this.connection.query(query.sqlText, query.bind(values))) as R[]
   }
 
+  /** Runs a prepared write that returns no rows; answers how many rows it changed. */
+  change(query: PreparedQuery<unknown>, values: Readonly<Record<string, unknown>>): Promise<number> {
+    return this.connection.change(query.sqlText, query.bind(values))
+  }
+
   /** Builds and runs a Kysely query: for paths off the hot one, where clarity beats microseconds. */
   async execute<R>(query: Compilable<R>): Promise<R[]> {
     const compiled = query.compile()

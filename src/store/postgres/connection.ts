@@ -53,6 +53,11 @@ export class PostgresConnection implements SqlConnection {
     return result.rows as Record<string, unknown>[]
   }
 
+  async change(sqlText: string, parameters: readonly unknown[]): Promise<number> {
+    const result = await this.client.query({ name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
+    return result.rowCount ?? 0
+  }
+
   async exec(sqlText: string): Promise<void> {
     await this.client.query(sqlText)
   }

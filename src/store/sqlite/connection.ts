@@ -6,6 +6,13 @@ import { normalizeParameter } from '../connection.js'
  * Opens a better-sqlite3 database the way Kassa needs it: WAL so readers never wait for the
  * writer, synchronous=FULL so an acknowledged payment survives power loss (this build would
  * otherwise run WAL at NORMAL), integers as bigint so no amount is ever rounded through a double.
+ *
+ * temp_store=MEMORY keeps the statement journal in memory. The writer runs every unit of a batch
+ * in its own savepoint, and SQLite copies each page a savepoint first touches into that journal;
+ * past 64 KiB it spills to a temporary file, so a batch of payments wrote megabytes to a temp file
+ * it never needs after COMMIT (measured: ~250 µs CPU per payment). The journal only serves a
+ * rollback inside the open transaction; crash recovery uses the WAL, so durability is unchanged.
+ * A batch holds at most 256 units, which bounds the memory.
  */
 export function openSqliteDatabase(path: string): Sqlite.Database {
   const database = new Sqlite(path)
@@ -13,6 +20,7 @@ export function openSqliteDatabase(path: string): Sqlite.Database {
   database.pragma('synchronous = FULL')
   database.pragma('busy_timeout = 5000')
   database.pragma('foreign_keys = ON')
+  database.pragma('temp_store = MEMORY')
   database.defaultSafeIntegers(true)
   return database
 }
@@ -44,6 +52,10 @@ export class SqliteConnection implements SqlConnection {
     if (statement.reader) return statement.all(...bound) as Record<string, unknown>[]
     statement.run(...bound)
     return []
+  }
+
+  async change(sqlText: string, parameters: readonly unknown[]): Promise<number> {
+    return this.statement(sqlText).run(...parameters.map(normalizeParameter)).changes
   }
 
   async exec(sqlText: string): Promise<void> {
