@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
 
+/** `status`: `paid`, or `code_paying` / `code_payable` while a bank payment of the parcel's code starts and ends unpaid. */
 export type DeliveryPaidEvent = { courier_id: string; delivery: string; status: string; paid_by: string; amount: number }
 
 type Listener = (event: DeliveryPaidEvent) => void

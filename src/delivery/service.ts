@@ -405,6 +405,8 @@ export class DeliveryService {
       if (saved === undefined || saved.shopper_id !== shopperId || saved.status !== 'active') throw new KassaError('saved_method_missing', { param: 'saved_method' })
       const { code, delivery } = await this.claimCode(tx, payload, 'held', nowMs)
       await counterparts.openDoorAttempt(tx, { id: attemptId, merchant_id: delivery.merchant_id, payment_id: delivery.payment_id, channel_id: saved.channel_id, amount: code.amount, currency: code.currency, saved_method_id: saved.id, delivery_code: code.reference }, nowMs)
+      // The courier's page keeps this code on screen and says the shopper is paying through the bank.
+      tx.afterCommit(() => this.options.live.publish({ courier_id: delivery.courier_id, delivery: delivery.id, status: 'code_paying', paid_by: saved.channel_id, amount: Number(code.amount) }))
     })
     await counterparts.start(attemptId)
     return this.doorAttemptAnswer(shopperId, attemptId)
@@ -557,10 +559,11 @@ export class DeliveryService {
 
   /** A door attempt ended unpaid: its code can be paid again (or has expired meanwhile). */
   async releaseCode(tx: Tx, attempt: ChannelAttemptRow, nowMs: number): Promise<void> {
-    const [code] = await tx.execute(tx.builder.selectFrom('delivery_codes').select(['reference', 'status', 'expires_at']).where('reference', '=', attempt.delivery_code ?? ''))
+    const [code] = await tx.execute(tx.builder.selectFrom('delivery_codes').select(['reference', 'status', 'expires_at', 'delivery_id', 'courier_id', 'amount']).where('reference', '=', attempt.delivery_code ?? ''))
     if (code === undefined || code.status !== 'held') return
     const status = BigInt(nowMs) >= code.expires_at ? 'expired' : 'active'
     await tx.execute(tx.builder.updateTable('delivery_codes').set({ status }).where('reference', '=', code.reference).where('status', '=', 'held'))
+    tx.afterCommit(() => this.options.live.publish({ courier_id: code.courier_id, delivery: code.delivery_id, status: 'code_payable', paid_by: '', amount: Number(code.amount) }))
   }
 
   publish(event: DeliveryPaidEvent): void {

@@ -233,7 +233,10 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     assert.match(await text(shopper, '#sms-sent'), /138\*+0001/)
     await screenshot(shopper, 'shopper-sms')
 
-    // The courier's page, reloaded meanwhile, keeps the code the shopper is paying instead of replacing it.
+    // The courier's page hears it live and keeps the code on screen, with no countdown to replace it by.
+    await courier.waitForFunction(() => /paying through their bank/.test(document.getElementById('parcel-status')?.textContent ?? ''))
+    assert.equal(await text(courier, '#qr-countdown'), '')
+    // Reloaded meanwhile, the page keeps the code the shopper is paying instead of replacing it.
     await courier.reload()
     await courier.waitForSelector('[data-testid=delivery]')
     await openParcel(courier, parcel.parcel_number)

@@ -255,6 +255,7 @@ function connectLive() {
     if (wasDown && missedSome) void loadDeliveries()
   })
   source.addEventListener('delivery.paid', (event) => onDeliveryPaid(readJson(event.data)))
+  source.addEventListener('delivery.code', (event) => void onDeliveryCode(readJson(event.data)))
   source.addEventListener('error', () => {
     if (state.events !== source) return
     missedSome = true
@@ -288,6 +289,14 @@ function onDeliveryPaid(event) {
   // The authoritative record (amounts, codes) and today's cash follow.
   void loadDeliveries()
   void loadCash()
+}
+
+/** `{"delivery":"dlv_…","status":"code_paying"|"code_payable"}`: a bank payment of the parcel's code started, or ended unpaid. */
+async function onDeliveryCode(event) {
+  if (event === null || typeof event.delivery !== 'string') return
+  await loadDeliveries()
+  const open = state.openId === event.delivery ? findDelivery(event.delivery) : undefined
+  if (open !== undefined && open.status === 'out_for_delivery') renderParcel(open)
 }
 
 // ---- one parcel at the door -----------------------------------------------------------------------

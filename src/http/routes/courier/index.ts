@@ -125,7 +125,9 @@ export async function courierRoutes(app: FastifyInstance, deps: AppDeps): Promis
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
       raw.write(`event: ready\ndata: {"courier":"${courierId}"}\n\n`)
       const unsubscribe = deps.live.subscribe(courierId, (event) => {
-        raw.write(`event: delivery.paid\ndata: ${JSON.stringify({ delivery: event.delivery, status: event.status, paid_by: event.paid_by, amount: event.amount })}\n\n`)
+        // `delivery.code`: the parcel's code is being paid through a bank, or is payable again; `delivery.paid`: paid.
+        const name = event.status.startsWith('code_') ? 'delivery.code' : 'delivery.paid'
+        raw.write(`event: ${name}\ndata: ${JSON.stringify({ delivery: event.delivery, status: event.status, paid_by: event.paid_by, amount: event.amount })}\n\n`)
       })
       const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), heartbeatMs)
       heartbeat.unref()
