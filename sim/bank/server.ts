@@ -471,6 +471,10 @@ export async function startBankSimulator(options: BankSimulatorOptions = {}): Pr
       const order = book.find(merchant.merchant_id, params.order_no ?? '')
       if (order === undefined) return { name: 'order_not_found', fields: { order_no: params.order_no } }
       if (params.currency !== undefined && params.currency !== order.currency) return { name: 'parameter_invalid', message: `currency: the order is in ${order.currency}` }
+      if (faults.refundRefused(order.order_no)) {
+        log.write({ event: 'fault', action: 'refund_refuse', order_no: order.order_no })
+        return { name: 'refund_exceeds_paid', fields: { order_no: order.order_no, refundable_amount: 0 } }
+      }
       const refunded = book.refund(merchant.merchant_id, order.order_no, {
         refund_key: `${merchant.merchant_id}\n${params.refund_no ?? ''}`,
         refund_no: params.refund_no ?? '',

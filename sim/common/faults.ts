@@ -83,6 +83,11 @@ export type FaultRule =
    * notification follows the `closed` one. The race a real provider has between close and pay.
    */
   | (Common & { readonly action: 'pay_after_close' })
+  /**
+   * The provider refuses every refund of the order as exceeding what is refundable, as a bank does
+   * when the merchant already refunded it outside the API (its own portal, a branch).
+   */
+  | (Common & { readonly action: 'refund_refuse' })
 
 export type FaultAction = FaultRule['action']
 export type NotificationFaultRule = Extract<FaultRule, { action: `notify_${string}` }>
@@ -134,6 +139,11 @@ export class FaultBook {
   /** Whether closing `orderNo` races with a payment. */
   payAfterClose(orderNo: string): boolean {
     return this.pick((rule): rule is Extract<FaultRule, { action: 'pay_after_close' }> => rule.action === 'pay_after_close', orderNo) !== undefined
+  }
+
+  /** Whether refunds of `orderNo` are refused. */
+  refundRefused(orderNo: string): boolean {
+    return this.pick((rule): rule is Extract<FaultRule, { action: 'refund_refuse' }> => rule.action === 'refund_refuse', orderNo) !== undefined
   }
 
   private pick<R extends FaultRule>(accepts: (rule: FaultRule) => rule is R, orderNo: string | undefined): R | undefined {

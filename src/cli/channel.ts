@@ -95,6 +95,14 @@ export function registerChannelCommands(program: Command, withKassa: WithKassa, 
       const updated = await withKassa((kassa) => updateChannelConfig(kassa.store, kassa.clock, { type: 'cli', id: 'kassa-cli' }, id, changes))
       print(channelConfigView(updated))
     })
+  program
+    .command('late-funds')
+    .description('money that arrived after its payment ended and could not be returned (owed to the payer); resend with POST /console/v1/refunds/{id}/retry')
+    .action(async () => {
+      const rows = await withKassa((kassa) => kassa.counterparts.unreturnedLateFunds())
+      print(`${rows.length} late payment(s) not returned`)
+      for (const row of rows) print([row.refund, row.payment, row.channel ?? '-', `${row.amount} ${row.currency}`, row.failure_code ?? '-', row.failed_at].join('\t'))
+    })
   channel
     .command('affected <id>')
     .description('shoppers with saved methods on a channel (kept when it is switched off)')

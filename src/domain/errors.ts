@@ -61,6 +61,7 @@ export const errorCatalogue = {
   qr_unknown: { type: 'not_found_error', status: 404, message: 'Kassa never issued this code.' },
   qr_expired: { type: 'state_error', status: 410, message: 'The code has expired; ask the courier for a new one.' },
   qr_replaced: { type: 'state_error', status: 409, message: 'The code was replaced by a newer one (the amount changed); scan the new code.' },
+  refund_not_retryable: { type: 'state_error', status: 409, message: 'This refund cannot be sent again.' },
   qr_payment_in_progress: { type: 'state_error', status: 409, message: "A payment of this code is under way at the shopper's bank; wait for it to finish, or ask the courier for a new code." },
   qr_already_paid: { type: 'state_error', status: 409, message: 'This parcel is already paid.' },
   delivery_not_payable: { type: 'state_error', status: 409, message: 'This parcel is no longer waiting for payment.' },

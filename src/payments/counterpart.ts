@@ -13,7 +13,7 @@ import { unseal, type MasterKey } from '../security/secrets.js'
 import type { Updateable } from 'kysely'
 import type { ChannelAttemptRow, ChannelAttemptsTable, RefundRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
-import type { Tx } from '../store/writer.js'
+import { Tx } from '../store/writer.js'
 import {
   decideCounterpartCanceled,
   decideCounterpartFailed,
@@ -24,6 +24,7 @@ import {
 } from './decide.js'
 import type { CardPayments } from './card.js'
 import { unavailableFor } from '../channels/config.js'
+import { recordAudit, type Actor } from '../audit/log.js'
 import type { CurrencyCode } from '../domain/currency.js'
 import type { DoorAttemptInput } from '../delivery/service.js'
 import type { DeliveryPaidEvent } from '../delivery/live.js'
@@ -431,26 +432,7 @@ export class CounterpartPayments {
       await this.ensureCounterpartAccounts(tx, payment, attempt.channel_id)
       await post(tx, lateFundsTransfer(payment, attempt.channel_id, attempt.amount, transferId), nowMs)
       await this.updateAttempt(tx, attempt, { status: 'paid', provider_order_id, transfer_id: transferId, late: 1, next_check_at: null })
-      await post(tx, lateRefundHold(payment, attempt, refundTransferId), nowMs)
-      await tx.execute(
-        tx.builder.insertInto('refunds').values({
-          id: refundId,
-          merchant_id: payment.merchant_id,
-          payment_id: payment.id,
-          amount: attempt.amount,
-          currency: attempt.currency,
-          status: 'pending',
-          reason: 'late_funds',
-          transfer_id: refundTransferId,
-          metadata: JSON.stringify({ attempt: attempt.id }),
-          created_at: nowMs,
-          attempt_id: attempt.id,
-          provider_refund_id: null,
-          failure_code: null,
-          next_check_at: nowMs + this.queryAfterMs,
-          updated_at: nowMs,
-        }),
-      )
+      await this.holdLateFundsRefund(tx, payment, attempt, attempt.amount, refundId, refundTransferId, {}, nowMs)
       this.options.logger.warn({ payment: payment.id, attempt: attempt.id, status: payment.status }, 'money arrived after the payment ended: returning it to the payer')
       await recordEvent(
         tx,
@@ -600,6 +582,115 @@ export class CounterpartPayments {
       const payment = await this.options.payments.loadForUpdate(tx, fresh.merchant_id, fresh.payment_id)
       await this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, fresh.amount, nowMs))
     })
+  }
+
+  // ——— operators: late money that could not be returned ———
+
+  /**
+   * Money that arrived after its payment had ended and that the counterpart refused to refund for
+   * good: it sits in `unapplied_funds` (owed to the payer) until an operator sends it again. One
+   * row per attempt whose latest return failed, oldest first.
+   */
+  async unreturnedLateFunds(limit = 100) {
+    const failed = await this.store.db
+      .selectFrom('refunds')
+      .selectAll()
+      .where('reason', '=', 'late_funds')
+      .where('status', '=', 'failed')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit * 4)
+      .execute()
+    const rows = []
+    for (const refund of failed) {
+      if (rows.length >= limit) break
+      if (refund.attempt_id === null || (await this.lateReturnUnderWay(this.store.db, refund.attempt_id, refund.id))) continue
+      const attempt = await this.attempt(refund.attempt_id)
+      rows.push({
+        object: 'unreturned_late_funds' as const,
+        refund: refund.id,
+        payment: refund.payment_id,
+        merchant: refund.merchant_id,
+        channel: attempt?.channel_id ?? null,
+        attempt: refund.attempt_id,
+        amount: refund.amount,
+        currency: refund.currency,
+        failure_code: refund.failure_code,
+        failed_at: new Date(Number(refund.updated_at ?? refund.created_at)).toISOString(),
+      })
+    }
+    return rows
+  }
+
+  /** An operator sends refused late money back again: a new refund, held and sent like the first. */
+  async retryLateFundsRefund(actor: Actor, refundId: string) {
+    const newRefundId = newId('refund', this.now())
+    const holdId = newId('transfer', this.now())
+    await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const [failed] = await tx.execute(tx.builder.selectFrom('refunds').selectAll().where('id', '=', refundId))
+      if (failed === undefined || failed.reason !== 'late_funds' || failed.attempt_id === null) {
+        throw new KassaError('resource_missing', { param: 'id', message: `No late-funds refund ${refundId}.` })
+      }
+      if (failed.status !== 'failed') throw new KassaError('refund_not_retryable', { message: `Refund ${refundId} is ${failed.status}, not failed.` })
+      if (await this.lateReturnUnderWay(tx, failed.attempt_id, failed.id)) throw new KassaError('refund_not_retryable', { message: 'This money is already being returned, or was returned.' })
+      // Locked in the order every path takes: the payment, then its attempt.
+      const payment = await this.options.payments.loadForUpdate(tx, failed.merchant_id, failed.payment_id)
+      const attempt = await this.loadAttempt(tx, failed.attempt_id)
+      await this.holdLateFundsRefund(tx, payment, attempt, failed.amount, newRefundId, holdId, { retry_of: failed.id }, nowMs)
+      await recordAudit(tx, actor, 'late_funds.refund_retry', { id: newRefundId, merchant_id: failed.merchant_id }, { retry_of: failed.id, amount: failed.amount.toString() }, nowMs)
+    })
+    await this.sendRefund(newRefundId)
+    const refund = await this.store.db.selectFrom('refunds').selectAll().where('id', '=', newRefundId).executeTakeFirstOrThrow()
+    return refundView({ ...refund, status: refund.status })
+  }
+
+  /** Late money owed back to the payer: held out of `unapplied_funds` and recorded as a pending refund, sent after COMMIT. */
+  private async holdLateFundsRefund(
+    tx: Tx,
+    payment: Payment,
+    attempt: ChannelAttemptRow,
+    amount: bigint,
+    refundId: string,
+    holdId: string,
+    metadata: Readonly<Record<string, string>>,
+    nowMs: number,
+  ): Promise<void> {
+    await post(tx, lateRefundHold(payment, { ...attempt, amount }, holdId), nowMs)
+    await tx.execute(
+      tx.builder.insertInto('refunds').values({
+        id: refundId,
+        merchant_id: payment.merchant_id,
+        payment_id: payment.id,
+        amount,
+        currency: attempt.currency,
+        status: 'pending',
+        reason: 'late_funds',
+        transfer_id: holdId,
+        metadata: JSON.stringify({ attempt: attempt.id, ...metadata }),
+        created_at: nowMs,
+        attempt_id: attempt.id,
+        provider_refund_id: null,
+        failure_code: null,
+        next_check_at: nowMs + this.queryAfterMs,
+        updated_at: nowMs,
+      }),
+    )
+  }
+
+  /** Is another return of this attempt's late money pending or done? */
+  private async lateReturnUnderWay(db: Tx | Store['db'], attemptId: string, exceptRefundId: string): Promise<boolean> {
+    const builder = db instanceof Tx ? db.builder : db
+    const query = builder
+      .selectFrom('refunds')
+      .select('id')
+      .where('attempt_id', '=', attemptId)
+      .where('reason', '=', 'late_funds')
+      .where('status', 'in', ['pending', 'succeeded'])
+      .where('id', '!=', exceptRefundId)
+      .limit(1)
+    const rows = db instanceof Tx ? await db.execute(query) : await query.execute()
+    return rows.length > 0
   }
 
   private refundEvent(tx: Tx, refund: RefundRow, type: string, nowMs: number): Promise<string> {

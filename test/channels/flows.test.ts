@@ -172,6 +172,54 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(world.kassa)
     })
 
+    it('late money the bank refuses to return is listed for operators, and a retry returns it', async () => {
+      const icbc = bank('icbc-sim')
+      icbc.setFaults([{ action: 'pay_after_close' }, { action: 'refund_refuse' }])
+      const late = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 3_210)).json()
+      const lateAttempt = await attemptOf(late.id)
+      const alice = icbc.account('alice')?.balance_minor ?? 0n
+      assert.equal((await shop.api.post(`/v1/payments/${late.id}/cancel`, {}, { 'idempotency-key': `cancel-${late.id}` })).json().status, 'canceled')
+      assert.equal(icbc.pay(lateAttempt.provider_order_id ?? '', 'alice'), 'paid')
+      const refused = await until('the late refund refused', async () => {
+        const rows = await world.kassa.store.db.selectFrom('refunds').selectAll().where('payment_id', '=', late.id).where('status', '=', 'failed').execute()
+        return rows[0]
+      })
+      assert.equal(refused.reason, 'late_funds')
+      const owed = async () => {
+        const account = await accountBalance(world.kassa, 'acc_unapplied_funds_netbank.icbc-sim_CNY')
+        return (account?.credits_posted ?? 0n) - (account?.debits_posted ?? 0n)
+      }
+      assert.ok((await owed()) >= 3_210n, 'the money is held as owed to the payer')
+
+      const listed = await operator.api.get('/console/v1/late_funds')
+      assert.equal(listed.statusCode, 200, listed.body)
+      const row = listed.json().data.find((r: Json) => r.refund === refused.id)
+      assert.ok(row, listed.body)
+      assert.equal(row.amount, 3_210)
+      assert.equal(row.channel, 'netbank.icbc-sim')
+      assert.equal(row.payment, late.id)
+      assert.equal(row.failure_code, 'refund_exceeds_paid')
+
+      const support = await seedOperator(world.kassa, 'support')
+      const forbidden = await support.api.post(`/console/v1/refunds/${refused.id}/retry`)
+      assert.equal(forbidden.statusCode, 403, forbidden.body)
+
+      icbc.setFaults([])
+      const retried = await operator.api.post(`/console/v1/refunds/${refused.id}/retry`)
+      assert.equal(retried.statusCode, 200, retried.body)
+      assert.equal(retried.json().status, 'succeeded', retried.body)
+      assert.equal(retried.json().amount, 3_210)
+      assert.equal(icbc.account('alice')?.balance_minor, alice, 'the payer has the money back')
+      const again = await operator.api.post(`/console/v1/refunds/${refused.id}/retry`)
+      assert.equal(again.statusCode, 409, again.body)
+      assert.equal(again.json().error.code, 'refund_not_retryable')
+      assert.equal((await operator.api.get('/console/v1/late_funds')).json().data.some((r: Json) => r.refund === refused.id), false)
+      const audit = await world.kassa.store.db.selectFrom('audit_log').selectAll().where('action', '=', 'late_funds.refund_retry').execute()
+      assert.equal(audit.length, 1)
+      assert.equal((await payment(late.id)).status, 'canceled')
+      await assertLedgerSound(world.kassa)
+    })
+
     it('a stale CLOSED arriving after PAID (out of order) changes nothing: the late money is refunded once', async () => {
       const icbc = bank('icbc-sim')
       icbc.setFaults([{ action: 'pay_after_close' }, { action: 'notify_out_of_order', status: 'closed', delayMs: 5_000 }])

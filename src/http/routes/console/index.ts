@@ -198,6 +198,24 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
     },
   )
 
+  app.get(
+    '/late_funds',
+    { schema: { tags: ['console'], summary: 'Money that arrived after its payment ended and that the bank or wallet refused to return: owed to the payer, in unapplied_funds' } },
+    async (_request, reply) => {
+      const rows = await deps.counterparts.unreturnedLateFunds()
+      return sendJson(reply, { object: 'list', data: rows, has_more: false })
+    },
+  )
+
+  app.post<{ Params: { id: string } }>(
+    '/refunds/:id/retry',
+    { schema: { tags: ['console'], summary: 'Send refused late money back to the payer again (finance or admin); audited', params: idParams('refund') } },
+    async (request, reply) => {
+      requireRole(request, ['admin', 'finance'])
+      return sendJson(reply, await deps.counterparts.retryLateFundsRefund(actorOf(request), request.params.id))
+    },
+  )
+
   app.get('/ledger/verify', { schema: { tags: ['console'], summary: 'Check every ledger invariant now' } }, async (request, reply) => {
     const result = await verifyLedger(deps.store.db)
     await deps.store.writer.submit((tx) => recordAudit(tx, actorOf(request), 'ledger.verify', { id: null, merchant_id: null }, { ok: result.ok }, deps.clock.now()))
