@@ -129,27 +129,6 @@ export class Acquirer {
     }
     if (!/^[0-9]{4}$/.test(input.card.expiry)) throw new KassaError('parameter_invalid', { param: 'card.expiry', message: 'Expiry is YYMM.' })
     const id = newId('card_transaction', this.now())
-    const transaction = await this.store.writer.submit(async (tx) => {
-      const nowMs = this.now()
-      if (input.claim !== undefined && !(await input.claim(tx))) throw new AlreadySent(input.reference_id)
-      const card =
-        input.card.vaulted_id === undefined
-          ? await vaultCard(tx, this.options.masterKey, input.merchant_id, { pan: input.card.pan, expiry: input.card.expiry }, input.card.kind ?? 'pan', nowMs)
-          : { id: input.card.vaulted_id, masked: maskPan(input.card.pan) }
-      return this.insertTransaction(tx, {
-        id,
-        merchant_id: input.merchant_id,
-        original_id: null,
-        kind: input.kind,
-        card_id: card.id,
-        masked_pan: card.masked,
-        amount: input.amount,
-        currency: input.currency,
-        terminal_id: input.terminal_id,
-        entry_mode: input.card.entry_mode,
-        reference_id: input.reference_id,
-      }, nowMs)
-    })
     const fields: Record<number, string> = {
       2: input.card.pan,
       3: '000000',
@@ -162,7 +141,35 @@ export class Acquirer {
     }
     if (input.card.pin_block !== undefined) fields[52] = input.card.pin_block
     if (input.card.icc_hex !== undefined) fields[55] = input.card.icc_hex
-    const message: Iso8583Message = { mti: input.kind === 'sale' ? '0200' : '0100', fields }
+    const unstamped: Iso8583Message = { mti: input.kind === 'sale' ? '0200' : '0100', fields }
+    const { transaction, message } = await this.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      if (input.claim !== undefined && !(await input.claim(tx))) throw new AlreadySent(input.reference_id)
+      const card =
+        input.card.vaulted_id === undefined
+          ? await vaultCard(tx, this.options.masterKey, input.merchant_id, { pan: input.card.pan, expiry: input.card.expiry }, input.card.kind ?? 'pan', nowMs)
+          : { id: input.card.vaulted_id, masked: maskPan(input.card.pan) }
+      // STAN, time and RRN are written with the row before the request leaves: a crash after sending
+      // leaves a pending row that names the request exactly, for the sweeper to reverse.
+      const stamped = this.options.link.stamp(unstamped)
+      const created = await this.insertTransaction(tx, {
+        id,
+        merchant_id: input.merchant_id,
+        original_id: null,
+        kind: input.kind,
+        card_id: card.id,
+        masked_pan: card.masked,
+        amount: input.amount,
+        currency: input.currency,
+        terminal_id: input.terminal_id,
+        entry_mode: input.card.entry_mode,
+        reference_id: input.reference_id,
+        stan: stamped.fields[11] ?? null,
+        rrn: stamped.fields[37] ?? null,
+        transmitted_at: stamped.fields[7] ?? null,
+      }, nowMs)
+      return { transaction: created, message: stamped }
+    })
     return this.exchange(transaction, message, input.fee_basis_points)
   }
 
@@ -218,7 +225,7 @@ export class Acquirer {
 
   /** Sends, then lands the outcome: the heart of acquiring. */
   private async exchange(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
-    const sent = await this.options.link.send(message, { timeoutMs: this.timeoutMs })
+    const sent = message.fields[11] === undefined ? await this.options.link.send(message, { timeoutMs: this.timeoutMs }) : await this.options.link.sendStamped(message, { timeoutMs: this.timeoutMs })
     if (sent.outcome === 'link_down' || sent.outcome === 'not_sent') {
       return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined) }
     }
@@ -298,17 +305,18 @@ export class Acquirer {
 
   private async insertTransaction(
     tx: Tx,
-    row: Pick<CardTransactionRow, 'id' | 'merchant_id' | 'original_id' | 'kind' | 'card_id' | 'masked_pan' | 'amount' | 'currency' | 'terminal_id' | 'entry_mode' | 'reference_id'>,
+    row: Pick<CardTransactionRow, 'id' | 'merchant_id' | 'original_id' | 'kind' | 'card_id' | 'masked_pan' | 'amount' | 'currency' | 'terminal_id' | 'entry_mode' | 'reference_id'> &
+      Partial<Pick<CardTransactionRow, 'stan' | 'rrn' | 'transmitted_at'>>,
     nowMs: number,
   ): Promise<CardTransactionRow> {
     const full: CardTransactionRow = {
+      stan: null,
+      rrn: null,
+      transmitted_at: null,
       ...row,
       status: 'pending',
       amount_captured: 0n,
       amount_refunded: 0n,
-      stan: null,
-      rrn: null,
-      transmitted_at: null,
       auth_code: null,
       response_code: null,
       transfer_id: null,

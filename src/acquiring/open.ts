@@ -78,7 +78,7 @@ export async function openAcquiring(deps: AcquiringDeps, options: AcquiringOptio
       ...(options.echoIntervalMs === undefined ? {} : { echoIntervalMs: options.echoIntervalMs }),
     })
   const reverse = cardReverser({ store, clock, masterKey, link, acquirerId, timeoutMs, reversalAttemptsMax, logger })
-  const sweeper = reversalSweeper({ store, reverse, logger })
+  const sweeper = reversalSweeper({ store, reverse, clock, logger })
   return {
     acquirer: new Acquirer({ store, clock, link, masterKey, timeoutMs, reversalAttemptsMax, acquirerId }),
     link,

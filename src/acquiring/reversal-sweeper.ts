@@ -3,6 +3,7 @@
  * 0410 comes. The sweeper sends them again, every `everyMs`, oldest first, until each is
  * acknowledged, so a sale whose answer was lost is never left charged at the issuer.
  */
+import { systemClock, type Clock } from '../domain/clock.js'
 import type { Store } from '../store/store.js'
 import type { CardReverser } from './pos-host/reversal.js'
 
@@ -16,16 +17,44 @@ export type ReversalSweeper = {
 export function reversalSweeper(options: {
   readonly store: Store
   readonly reverse: CardReverser
+  readonly clock?: Clock
+  /**
+   * A sale or authorization still `pending` this long after its last change was sent and never
+   * heard of again (the process stopped while it waited): owed a reversal. Longer than any
+   * exchange takes, its own reversal attempts included. 5 minutes by default.
+   */
+  readonly staleMs?: number
   readonly everyMs?: number
   readonly batchMax?: number
   readonly logger?: { warn(details: object, message: string): void }
 }): ReversalSweeper {
   const everyMs = options.everyMs ?? 5_000
   const batchMax = options.batchMax ?? 50
+  const staleMs = options.staleMs ?? 5 * 60_000
+  const clock = options.clock ?? systemClock
   let timer: NodeJS.Timeout | undefined
   let running: Promise<unknown> | undefined
 
+  /** Requests left in flight by a stopped process: their outcome is unknown, so they are reversed. */
+  async function adoptStale(): Promise<void> {
+    const nowMs = clock.now()
+    const stale = await options.store.writer.submit((tx) =>
+      tx.execute(
+        tx.builder
+          .updateTable('card_transactions')
+          .set((eb) => ({ status: 'reversal_pending', version: eb('version', '+', 1n), updated_at: nowMs }))
+          .where('status', '=', 'pending')
+          .where('kind', 'in', ['sale', 'authorization'])
+          .where('stan', 'is not', null)
+          .where('updated_at', '<', BigInt(nowMs - staleMs))
+          .returning('id'),
+      ),
+    )
+    for (const row of stale) options.logger?.warn({ card_transaction: row.id }, 'a card request was left in flight (the process stopped): reversing it')
+  }
+
   async function sweepOnce(): Promise<{ owed: number; reversed: number }> {
+    await adoptStale()
     const owed = await options.store.db
       .selectFrom('card_transactions')
       .select(['id', 'merchant_id'])

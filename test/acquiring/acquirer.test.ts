@@ -91,6 +91,38 @@ for (const dialect of DIALECTS) {
       assert.equal(result.transaction.status, 'reversal_pending')
     })
 
+    it('a sale left in flight by a stopped process (sent, never heard of again) is reversed by the sweeper', async () => {
+      const before = issuerAvailable(testCards.approve.pan)
+      // The process "stops" right after the request leaves: the scheme approves it, nobody reads the answer.
+      const stopping: SchemeLink = {
+        ...link,
+        sendStamped: (message, options) => {
+          void link.sendStamped(message, options)
+          return new Promise(() => undefined)
+        },
+      }
+      const dying = new Acquirer({ store: kassa.store, clock: kassa.clock, link: stopping, masterKey: kassa.masterKey, timeoutMs: 500, reversalAttemptsMax: 3, acquirerId: '12345678' })
+      void dying.acquire({ merchant_id: merchant.id, fee_basis_points: 60, terminal_id: 'ECOM0001', kind: 'sale', amount: 7_700n, currency: 'CNY', card: card(testCards.approve.pan), reference_id: 'stopped-process-1' })
+      for (let waited = 0; issuerAvailable(testCards.approve.pan) !== before - 7_700n && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal(issuerAvailable(testCards.approve.pan), before - 7_700n, 'the issuer approved and holds the money')
+      const row = await kassa.store.db.selectFrom('card_transactions').selectAll().where('reference_id', '=', 'stopped-process-1').executeTakeFirstOrThrow()
+      assert.equal(row.status, 'pending')
+      assert.match(row.stan ?? '', /^[0-9]{6}$/, 'the request was recorded with its STAN before it left')
+      assert.ok(row.transmitted_at !== null && row.rrn !== null)
+
+      const reverse = cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 500, reversalAttemptsMax: 2 })
+      // Soon after, it may still be in flight somewhere: left alone.
+      await reversalSweeper({ store: kassa.store, reverse, clock: kassa.clock }).sweepOnce()
+      assert.equal((await acquirer.transaction(merchant.id, row.id))?.status, 'pending')
+      // Minutes later nobody can still be waiting for it: reversed at the scheme.
+      const later = { now: () => kassa.clock.now() + 6 * 60_000 }
+      const swept = await reversalSweeper({ store: kassa.store, reverse, clock: later }).sweepOnce()
+      assert.ok(swept.reversed >= 1, JSON.stringify(swept))
+      assert.equal((await acquirer.transaction(merchant.id, row.id))?.status, 'reversed')
+      assert.equal(issuerAvailable(testCards.approve.pan), before, 'the issuer gave the money back')
+      assert.equal((await acquirer.transaction(merchant.id, row.id))?.transfer_id, null, 'nothing was booked for it')
+    })
+
     it('sends owed reversals again until the scheme acknowledges them: the issuer gets its money back', async () => {
       const before = issuerAvailable(testCards.approve.pan)
       scheme.setFaults([{ action: 'drop', pan: testCards.approve.pan, mtis: ['0200', '0400', '0401'], timesMax: 10 }])

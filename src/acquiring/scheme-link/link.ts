@@ -137,6 +137,14 @@ export type SchemeLink = {
    */
   send(message: Iso8583Message, options?: { readonly timeoutMs?: number }): Promise<SendResult>
   /**
+   * Gives a new request its STAN and fields 7, 37 and 32 now, as `send` would, without sending it:
+   * the caller records them durably first and then calls `sendStamped`, so a crash in between
+   * leaves a request that names itself and can be reversed.
+   */
+  stamp(message: Iso8583Message): Iso8583Message
+  /** Sends a request `stamp` made (its field 11 set); otherwise as `send`. */
+  sendStamped(message: Iso8583Message, options?: { readonly timeoutMs?: number }): Promise<SendResult>
+  /**
    * Reverses `original` (a request as sent, with fields 7 and 11): an 0400 with field 90 pointing at it,
    * then the same message as 0401 repeats until an 0410 arrives, at most `attemptsMax` times, waiting
    * `backoffMsMin` doubling to `backoffMsMax` between attempts. Any 0410 acknowledges it (00, or 25
@@ -288,7 +296,8 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     return { mti: message.mti, fields }
   }
 
-  const send = (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => {
+  const sendStamped = (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => {
+    assert(message.fields[11] !== undefined, 'link: sendStamped takes a message stamp() made')
     if (state !== 'up' || socket === undefined) {
       counters.link_down++
       return Promise.resolve({ outcome: 'link_down' })
@@ -296,8 +305,10 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     if (pending.size >= inFlightMax) {
       return Promise.resolve({ outcome: 'not_sent', reason: 'in_flight_max', detail: `${pending.size} requests in flight, the maximum is ${inFlightMax}` })
     }
-    return transmit(stamped(message), sendOptions.timeoutMs ?? requestTimeoutMs)
+    return transmit(message, sendOptions.timeoutMs ?? requestTimeoutMs)
   }
+
+  const send = (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => sendStamped(stamped(message), sendOptions)
 
   const onFrame = (frame: Buffer, from: Socket): void => {
     const decoded = decodeMessage(frame, { encoding: 'ascii' })
@@ -455,6 +466,8 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
 
   return {
     send,
+    stamp: stamped,
+    sendStamped,
     reverse,
     echo,
     waitUntilUp: (timeoutMs) => {
