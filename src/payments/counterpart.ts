@@ -9,6 +9,7 @@ import { recordEvent } from '../events/outbox.js'
 import { accountId } from '../ledger/accounts.js'
 import { ensureAccount, postTransfer } from '../ledger/journal.js'
 import type { TransferRequest } from '../ledger/transfer.js'
+import { PerMinuteBudget } from '../security/per-minute.js'
 import { unseal, type MasterKey } from '../security/secrets.js'
 import type { Updateable } from 'kysely'
 import type { ChannelAttemptRow, ChannelAttemptsTable, RefundRow } from '../store/schema.js'
@@ -857,22 +858,3 @@ function backoff(tries: number): number {
 /** Refused notifications recorded per channel and minute; more are only logged. */
 const refusalsRecordedPerMinuteMax = 120
 
-/** At most `max` per key in each minute of the clock. */
-class PerMinuteBudget {
-  private minute = -1
-  private readonly used = new Map<string, number>()
-
-  constructor(private readonly max: number) {}
-
-  take(key: string, nowMs: number): boolean {
-    const minute = Math.trunc(nowMs / 60_000)
-    if (minute !== this.minute) {
-      this.minute = minute
-      this.used.clear()
-    }
-    const used = this.used.get(key) ?? 0
-    if (used >= this.max) return false
-    this.used.set(key, used + 1)
-    return true
-  }
-}

@@ -172,6 +172,24 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(world.kassa)
     })
 
+    it('a source that floods forged notifications is answered 429 for the minute; other sources are served', async () => {
+      const forged = (remoteAddress: string) =>
+        world.kassa.app.inject({
+          method: 'POST',
+          url: '/hooks/channels/netbank.icbc-sim',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'merchant_id=M&order_no=pay_forged&amount=100&currency=CNY&status=PAID&sign=00',
+          remoteAddress,
+        })
+      const answers = []
+      for (let i = 0; i < 61; i++) answers.push((await forged('203.0.113.9')).statusCode)
+      assert.deepEqual([...new Set(answers.slice(0, 60))], [400], 'each forgery refused on its own merits')
+      const blocked = await forged('203.0.113.9')
+      assert.equal(blocked.statusCode, 429)
+      assert.match(blocked.headers['retry-after'] as string, /^[0-9]+$/)
+      assert.equal((await forged('198.51.100.7')).statusCode, 400, 'another source is still heard')
+    })
+
     it('late money the bank refuses to return is listed for operators, and a retry returns it', async () => {
       const icbc = bank('icbc-sim')
       icbc.setFaults([{ action: 'pay_after_close' }, { action: 'refund_refuse' }])

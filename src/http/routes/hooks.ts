@@ -1,5 +1,13 @@
 import type { FastifyInstance } from 'fastify'
+import { PerMinuteBudget } from '../../security/per-minute.js'
 import type { AppDeps } from '../app.js'
+
+/**
+ * Refused notifications (bad signature, unknown order) one source may send per minute. A real
+ * counterpart sends none; past this, a flood of forgeries is answered 429 without the signature
+ * checks it would cost, while every other source is served as before.
+ */
+const refusedPerSourcePerMinuteMax = 60
 
 /**
  * Where banks and wallets send their asynchronous notifications: `POST /hooks/channels/{channel}`.
@@ -7,6 +15,7 @@ import type { AppDeps } from '../app.js'
  * signature over the body exactly as received, so every content type is taken as raw text here.
  */
 export async function hookRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const refusedBySource = new PerMinuteBudget(refusedPerSourcePerMinuteMax)
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
   app.post<{ Params: { channel: string }; Body: string | undefined }>(
@@ -20,10 +29,16 @@ export async function hookRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
       },
     },
     async (request, reply) => {
+      const nowMs = deps.clock.now()
+      if (refusedBySource.spent(request.ip, nowMs)) {
+        request.log.warn({ source: request.ip, channel: request.params.channel }, 'counterpart notifications refused: too many refused from this source')
+        return reply.code(429).header('retry-after', String(refusedBySource.secondsLeft(nowMs))).header('content-type', 'text/plain').send('too many refused notifications from this source')
+      }
       const headers: Record<string, string | undefined> = {}
       for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
       const body = typeof request.body === 'string' ? request.body : ''
       const answer = await deps.counterparts.notification(request.params.channel, { headers, body, content_type: request.headers['content-type'] })
+      if (answer.status >= 400) refusedBySource.take(request.ip, nowMs)
       return reply.code(answer.status).header('content-type', answer.content_type).send(answer.body)
     },
   )
