@@ -20,6 +20,11 @@ export type Config = {
   readonly qrTtlMs: number
   /** Where banks, wallets and shoppers' browsers reach Kassa; unset: the address it listens on. */
   readonly publicUrl: string | undefined
+  /**
+   * KASSA_TRUST_PROXY: behind a load balancer, which hops' X-Forwarded-For to believe for the
+   * client's address (a hop count, or the proxies' addresses and CIDRs); unset: none, the socket's.
+   */
+  readonly trustProxy: number | string | undefined
   /** KASSA_PROVIDERS_FILE: the banks and wallets to collect through (src/channels/providers-file.ts); unset: the demo's simulators, in demo mode. */
   readonly providersFile: string | undefined
   // Card acquiring (docs/acquiring.md) ------------------------------------------------------------
@@ -57,6 +62,16 @@ function publicUrl(text: string | undefined): string | undefined {
   return text.replace(/\/$/, '')
 }
 
+/** A hop count (`1`), or comma-separated proxy addresses and CIDRs (`10.0.0.0/8,192.168.1.5`). */
+function trustProxy(text: string | undefined): number | string | undefined {
+  if (text === undefined || text.trim() === '') return undefined
+  const value = text.trim()
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value)
+  const entries = value.split(',').map((entry) => entry.trim())
+  if (entries.every((entry) => /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/.test(entry))) return entries.join(',')
+  throw new Error(`KASSA_TRUST_PROXY must be a hop count such as 1, or proxy addresses/CIDRs such as 10.0.0.0/8,192.168.1.5 (got "${text}")`)
+}
+
 /** `host:port` (IPv6 as `[::1]:9583`). */
 function schemeAddress(text: string | undefined): SchemeAddress | undefined {
   if (text === undefined || text === '') return undefined
@@ -82,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookTimeoutMs: integer(env, 'KASSA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     qrTtlMs: integer(env, 'KASSA_QR_TTL_SECONDS', 900, 1, 86_400) * 1000,
     publicUrl: publicUrl(env['KASSA_PUBLIC_URL']),
+    trustProxy: trustProxy(env['KASSA_TRUST_PROXY']),
     providersFile: env['KASSA_PROVIDERS_FILE'] === undefined || env['KASSA_PROVIDERS_FILE'] === '' ? undefined : env['KASSA_PROVIDERS_FILE'],
     // Card acquiring
     schemeAddress: schemeAddress(env['SCHEME_ADDRESS']),

@@ -128,7 +128,7 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
     acquiringOptions !== undefined && (acquiringOptions.scheme !== undefined || acquiringOptions.link !== undefined)
       ? await openAcquiring({ store, clock, masterKey, logger: logger.child({ part: 'scheme-link' }) }, acquiringOptions)
       : undefined
-  const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker, delivery, live, counterparts })
+  const app = await buildApp({ store, clock, masterKey, authenticator, payments, logger, deliveryWorker, delivery, live, counterparts, trustProxy: config.trustProxy })
   const enableCards = async (acquirer: Acquirer, reverse?: CardReverser): Promise<CardPayments> => {
     const cards = new CardPayments({ store, clock, payments, acquirer, masterKey, logger, notifyCommitted: () => deliveryWorker.nudge(), ...(reverse === undefined ? {} : { reverse }) })
     payments.attachCards(cards)

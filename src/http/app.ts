@@ -38,6 +38,8 @@ export type AppDeps = {
   readonly delivery: DeliveryService
   readonly live: LiveDeliveries
   readonly counterparts: CounterpartPayments
+  /** Fastify's trustProxy (KASSA_TRUST_PROXY): whose X-Forwarded-For names the client. */
+  readonly trustProxy?: number | string | undefined
 }
 
 declare module 'fastify' {
@@ -65,6 +67,9 @@ function validators() {
  * `app.inject()`, `server.ts` calls `listen`.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // A hop count trusts that many proxies nearest to Kassa; addresses trust those proxies only.
+  const hops = deps.trustProxy
+  const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: bodyLimitBytes,
@@ -73,6 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => newId('request'),
     return503OnClosing: true,
+    // The client's address (request.ip) through these proxies only; by default the socket's.
+    ...(trustProxy === undefined ? {} : { trustProxy }),
   })
   const ajv = validators()
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.query).compile(schema))
