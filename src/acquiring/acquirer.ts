@@ -225,6 +225,17 @@ export class Acquirer {
 
   /** Sends, then lands the outcome: the heart of acquiring. */
   private async exchange(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
+    const outcome = await this.exchangeOnce(transaction, message, feeBasisPoints)
+    // The sweeper adopted the row while this answer was on its way: the row says what holds.
+    if (outcome.transaction.status === outcome.outcome) return outcome
+    const row = outcome.transaction
+    if (row.status === 'reversed' || row.status === 'reversal_pending' || row.status === 'not_sent') return { outcome: row.status, transaction: row }
+    if (row.status === 'approved') return { outcome: 'approved', transaction: row }
+    if (row.status === 'declined') return { outcome: 'declined', transaction: row, reason: declineReasons[row.response_code ?? ''] ?? 'declined', response_code: row.response_code ?? '05' }
+    return outcome
+  }
+
+  private async exchangeOnce(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
     const sent = message.fields[11] === undefined ? await this.options.link.send(message, { timeoutMs: this.timeoutMs }) : await this.options.link.sendStamped(message, { timeoutMs: this.timeoutMs })
     if (sent.outcome === 'link_down' || sent.outcome === 'not_sent') {
       return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined) }
@@ -250,19 +261,23 @@ export class Acquirer {
     const feeTransferId = newId('transfer', this.now())
     return this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
-      let transferIdWritten: string | null = transaction.transfer_id
-      if (status === 'approved' && feeBasisPoints !== undefined) {
-        transferIdWritten = transferId
-        await this.post(tx, transaction, transferId, feeTransferId, feeBasisPoints, nowMs)
-      }
+      const posts = status === 'approved' && feeBasisPoints !== undefined
       const [row] = await tx.execute(
         tx.builder
           .updateTable('card_transactions')
-          .set({ ...fields, status, transfer_id: transferIdWritten, version: transaction.version + 1n, updated_at: nowMs })
+          .set((eb) => ({ ...fields, status, transfer_id: posts ? transferId : transaction.transfer_id, version: eb('version', '+', 1n), updated_at: nowMs }))
           .where('id', '=', transaction.id)
+          // Only a row still waiting for this answer: the sweeper may have adopted one whose answer
+          // came too late (it is reversed, or being reversed), and that stays as the sweeper left it.
+          .where('status', '=', 'pending')
           .returningAll(),
       )
-      if (row === undefined) throw new Error(`card transaction ${transaction.id} vanished`)
+      if (row === undefined) {
+        const [now] = await tx.execute(tx.builder.selectFrom('card_transactions').selectAll().where('id', '=', transaction.id))
+        if (now === undefined) throw new Error(`card transaction ${transaction.id} vanished`)
+        return now
+      }
+      if (posts) await this.post(tx, row, transferId, feeTransferId, feeBasisPoints, nowMs)
       return row
     })
   }

@@ -78,7 +78,10 @@ export async function openAcquiring(deps: AcquiringDeps, options: AcquiringOptio
       ...(options.echoIntervalMs === undefined ? {} : { echoIntervalMs: options.echoIntervalMs }),
     })
   const reverse = cardReverser({ store, clock, masterKey, link, acquirerId, timeoutMs, reversalAttemptsMax, logger })
-  const sweeper = reversalSweeper({ store, reverse, clock, logger })
+  // A request is in flight at most its own wait and its reversals' (each attempt's wait and a 2 s
+  // backoff at most); past that, twice over and at least 5 minutes, a pending row was left by a stopped process.
+  const exchangeMsMax = timeoutMs * (reversalAttemptsMax + 1) + 2_000 * reversalAttemptsMax
+  const sweeper = reversalSweeper({ store, reverse, clock, logger, staleMs: Math.max(5 * 60_000, 2 * exchangeMsMax) })
   return {
     acquirer: new Acquirer({ store, clock, link, masterKey, timeoutMs, reversalAttemptsMax, acquirerId }),
     link,

@@ -49,7 +49,8 @@ export type CounterpartOptions = {
   readonly checkEveryMs?: number
 }
 
-export type Acknowledgement = { readonly status: number; readonly body: string; readonly content_type: string }
+/** The answer to a notification; `unverified` when it is not known to come from the counterpart (no such channel, a bad signature). */
+export type Acknowledgement = { readonly status: number; readonly body: string; readonly content_type: string; readonly unverified?: boolean }
 
 type Applied = 'applied' | 'duplicate' | 'rejected'
 type AppliedReport = { outcome: Applied; reason: string | null; refundId: string | null; doorEvent?: DeliveryPaidEvent }
@@ -260,12 +261,12 @@ export class CounterpartPayments {
   /** A notification as received on `/hooks/channels/{channel}`: verified, judged, applied, answered. */
   async notification(channelId: string, raw: RawNotification): Promise<Acknowledgement> {
     const provider = this.providers.get(channelId)
-    if (provider === undefined) return { status: 404, body: 'unknown channel', content_type: 'text/plain' }
+    if (provider === undefined) return { status: 404, body: 'unknown channel', content_type: 'text/plain', unverified: true }
     const verified = provider.verifyNotification(raw)
     if (!verified.ok) {
       this.options.logger.warn({ channel: channelId, reason: verified.reason, detail: verified.message }, 'counterpart notification refused')
       await this.recordNotification(channelId, null, null, null, 'rejected', verified.reason)
-      return verified.nack
+      return { ...verified.nack, unverified: true }
     }
     const report = verified.report
     const attempt = await this.attempt(report.order_no)
@@ -590,37 +591,42 @@ export class CounterpartPayments {
   /**
    * Money that arrived after its payment had ended and that the counterpart refused to refund for
    * good: it sits in `unapplied_funds` (owed to the payer) until an operator sends it again. One
-   * row per attempt whose latest return failed, oldest first.
+   * row per attempt whose latest return failed and none is under way or done, oldest first.
    */
   async unreturnedLateFunds(limit = 100) {
-    const failed = await this.store.db
-      .selectFrom('refunds')
-      .selectAll()
-      .where('reason', '=', 'late_funds')
-      .where('status', '=', 'failed')
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit * 4)
+    const rows = await this.store.db
+      .selectFrom('refunds as r')
+      .innerJoin('channel_attempts as a', 'a.id', 'r.attempt_id')
+      .select(['r.id', 'r.payment_id', 'r.merchant_id', 'r.attempt_id', 'r.amount', 'r.currency', 'r.failure_code', 'r.created_at', 'r.updated_at', 'a.channel_id'])
+      .where('r.reason', '=', 'late_funds')
+      .where('r.status', '=', 'failed')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('refunds as later')
+              .select('later.id')
+              .whereRef('later.attempt_id', '=', 'r.attempt_id')
+              .where('later.reason', '=', 'late_funds')
+              .where((eb) => eb.or([eb('later.status', 'in', ['pending', 'succeeded']), eb.and([eb('later.status', '=', 'failed'), eb('later.created_at', '>', eb.ref('r.created_at'))])])),
+          ),
+        ),
+      )
+      .orderBy('r.created_at')
+      .orderBy('r.id')
+      .limit(limit)
       .execute()
-    const rows = []
-    for (const refund of failed) {
-      if (rows.length >= limit) break
-      if (refund.attempt_id === null || (await this.lateReturnUnderWay(this.store.db, refund.attempt_id, refund.id))) continue
-      const attempt = await this.attempt(refund.attempt_id)
-      rows.push({
-        object: 'unreturned_late_funds' as const,
-        refund: refund.id,
-        payment: refund.payment_id,
-        merchant: refund.merchant_id,
-        channel: attempt?.channel_id ?? null,
-        attempt: refund.attempt_id,
-        amount: refund.amount,
-        currency: refund.currency,
-        failure_code: refund.failure_code,
-        failed_at: new Date(Number(refund.updated_at ?? refund.created_at)).toISOString(),
-      })
-    }
-    return rows
+    return rows.map((refund) => ({
+      object: 'unreturned_late_funds' as const,
+      refund: refund.id,
+      payment: refund.payment_id,
+      merchant: refund.merchant_id,
+      channel: refund.channel_id,
+      attempt: refund.attempt_id,
+      amount: refund.amount,
+      currency: refund.currency,
+      failure_code: refund.failure_code,
+      failed_at: new Date(Number(refund.updated_at ?? refund.created_at)).toISOString(),
+    }))
   }
 
   /** An operator sends refused late money back again: a new refund, held and sent like the first. */
@@ -634,9 +640,10 @@ export class CounterpartPayments {
         throw new KassaError('resource_missing', { param: 'id', message: `No late-funds refund ${refundId}.` })
       }
       if (failed.status !== 'failed') throw new KassaError('refund_not_retryable', { message: `Refund ${refundId} is ${failed.status}, not failed.` })
-      if (await this.lateReturnUnderWay(tx, failed.attempt_id, failed.id)) throw new KassaError('refund_not_retryable', { message: 'This money is already being returned, or was returned.' })
-      // Locked in the order every path takes: the payment, then its attempt.
+      // The payment's lock first (the order every path takes, then its attempt), and only then the
+      // check: two operators retrying at once on two nodes find the other's refund once they hold it.
       const payment = await this.options.payments.loadForUpdate(tx, failed.merchant_id, failed.payment_id)
+      if (await this.lateReturnUnderWay(tx, failed.attempt_id, failed.id)) throw new KassaError('refund_not_retryable', { message: 'This money is already being returned, or was returned.' })
       const attempt = await this.loadAttempt(tx, failed.attempt_id)
       await this.holdLateFundsRefund(tx, payment, attempt, failed.amount, newRefundId, holdId, { retry_of: failed.id }, nowMs)
       await recordAudit(tx, actor, 'late_funds.refund_retry', { id: newRefundId, merchant_id: failed.merchant_id }, { retry_of: failed.id, amount: failed.amount.toString() }, nowMs)

@@ -93,16 +93,19 @@ for (const dialect of DIALECTS) {
 
     it('a sale left in flight by a stopped process (sent, never heard of again) is reversed by the sweeper', async () => {
       const before = issuerAvailable(testCards.approve.pan)
-      // The process "stops" right after the request leaves: the scheme approves it, nobody reads the answer.
+      const receivableBefore = await receivable()
+      // The process "stops" right after the request leaves: the scheme approves it, and its answer
+      // is only read (by a process that hung, not died) after the sweeper has reversed the sale.
+      let releaseAnswer = () => {}
       const stopping: SchemeLink = {
         ...link,
         sendStamped: (message, options) => {
-          void link.sendStamped(message, options)
-          return new Promise(() => undefined)
+          const answer = link.sendStamped(message, options)
+          return new Promise((resolve) => (releaseAnswer = () => void answer.then(resolve)))
         },
       }
       const dying = new Acquirer({ store: kassa.store, clock: kassa.clock, link: stopping, masterKey: kassa.masterKey, timeoutMs: 500, reversalAttemptsMax: 3, acquirerId: '12345678' })
-      void dying.acquire({ merchant_id: merchant.id, fee_basis_points: 60, terminal_id: 'ECOM0001', kind: 'sale', amount: 7_700n, currency: 'CNY', card: card(testCards.approve.pan), reference_id: 'stopped-process-1' })
+      const hung = dying.acquire({ merchant_id: merchant.id, fee_basis_points: 60, terminal_id: 'ECOM0001', kind: 'sale', amount: 7_700n, currency: 'CNY', card: card(testCards.approve.pan), reference_id: 'stopped-process-1' })
       for (let waited = 0; issuerAvailable(testCards.approve.pan) !== before - 7_700n && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
       assert.equal(issuerAvailable(testCards.approve.pan), before - 7_700n, 'the issuer approved and holds the money')
       const row = await kassa.store.db.selectFrom('card_transactions').selectAll().where('reference_id', '=', 'stopped-process-1').executeTakeFirstOrThrow()
@@ -121,6 +124,12 @@ for (const dialect of DIALECTS) {
       assert.equal((await acquirer.transaction(merchant.id, row.id))?.status, 'reversed')
       assert.equal(issuerAvailable(testCards.approve.pan), before, 'the issuer gave the money back')
       assert.equal((await acquirer.transaction(merchant.id, row.id))?.transfer_id, null, 'nothing was booked for it')
+      // The hung process finally reads the scheme's approval: the row stays reversed, nothing is booked.
+      releaseAnswer()
+      const late = await hung
+      assert.equal(late.outcome, 'reversed')
+      assert.equal((await acquirer.transaction(merchant.id, row.id))?.status, 'reversed')
+      assert.equal(await receivable(), receivableBefore, 'no sale booked for money the issuer gave back')
     })
 
     it('sends owed reversals again until the scheme acknowledges them: the issuer gets its money back', async () => {

@@ -289,6 +289,8 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     assert(message.fields[11] === undefined, 'link: the link assigns the STAN (field 11); do not set it')
     const nowMs = clock.now()
     const stan = stans.next((candidate) => stansInFlight.has(candidate))
+    // Held from now: between stamp() and sendStamped() nobody else may take this STAN.
+    stansInFlight.add(stan)
     const fields: Record<number, string> = { ...message.fields, 11: stan }
     fields[7] ??= transmissionDateTime(nowMs)
     if (!message.mti.startsWith('08')) fields[37] ??= retrievalReferenceNumber(nowMs, stan)
@@ -296,16 +298,13 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     return { mti: message.mti, fields }
   }
 
-  const sendStamped = (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => {
-    assert(message.fields[11] !== undefined, 'link: sendStamped takes a message stamp() made')
-    if (state !== 'up' || socket === undefined) {
-      counters.link_down++
-      return Promise.resolve({ outcome: 'link_down' })
-    }
-    if (pending.size >= inFlightMax) {
-      return Promise.resolve({ outcome: 'not_sent', reason: 'in_flight_max', detail: `${pending.size} requests in flight, the maximum is ${inFlightMax}` })
-    }
-    return transmit(message, sendOptions.timeoutMs ?? requestTimeoutMs)
+  const sendStamped = async (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => {
+    const stan = message.fields[11]
+    assert(stan !== undefined, 'link: sendStamped takes a message stamp() made')
+    const result = await transmit(message, sendOptions.timeoutMs ?? requestTimeoutMs)
+    // Never left: the STAN stamp() held is free again (one that left is freed when it settles).
+    if (result.outcome === 'link_down' || result.outcome === 'not_sent') stansInFlight.delete(stan)
+    return result
   }
 
   const send = (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => sendStamped(stamped(message), sendOptions)

@@ -3,9 +3,9 @@ import { PerMinuteBudget } from '../../security/per-minute.js'
 import type { AppDeps } from '../app.js'
 
 /**
- * Refused notifications (bad signature, unknown order) one source may send per minute. A real
- * counterpart sends none; past this, a flood of forgeries is answered 429 without the signature
- * checks it would cost, while every other source is served as before.
+ * Notifications that fail to prove their sender (a bad signature, no such channel) one source may
+ * send per minute. A real counterpart sends none; past this, a flood of forgeries is answered 429
+ * without the signature checks it would cost, while every other source is served as before.
  */
 const refusedPerSourcePerMinuteMax = 60
 
@@ -38,7 +38,8 @@ export async function hookRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
       for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
       const body = typeof request.body === 'string' ? request.body : ''
       const answer = await deps.counterparts.notification(request.params.channel, { headers, body, content_type: request.headers['content-type'] })
-      if (answer.status >= 400) refusedBySource.take(request.ip, nowMs)
+      // Only what fails to prove its sender counts: a genuine counterpart's refused report does not.
+      if (answer.unverified === true) refusedBySource.take(request.ip, nowMs)
       return reply.code(answer.status).header('content-type', answer.content_type).send(answer.body)
     },
   )

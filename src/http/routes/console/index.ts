@@ -201,7 +201,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
   app.get(
     '/late_funds',
     { schema: { tags: ['console'], summary: 'Money that arrived after its payment ended and that the bank or wallet refused to return: owed to the payer, in unapplied_funds' } },
-    async (_request, reply) => {
+    async (request, reply) => {
+      requireRole(request, ['admin', 'finance', 'support'])
       const rows = await deps.counterparts.unreturnedLateFunds()
       return sendJson(reply, { object: 'list', data: rows, has_more: false })
     },
