@@ -193,7 +193,8 @@ export class Acquirer {
   }
 
   /** Refunds part or all of an approved sale or capture (0200 with processing code 20). */
-  async refund(merchantId: string, originalId: string, amount: bigint | undefined): Promise<CardOutcome> {
+  /** `referenceId`: the caller's refund, recorded on the refund's row so a stopped process's refund can be found again. */
+  async refund(merchantId: string, originalId: string, amount: bigint | undefined, referenceId?: string): Promise<CardOutcome> {
     const id = newId('card_transaction', this.now())
     const { transaction, message } = await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
@@ -205,7 +206,7 @@ export class Acquirer {
       const card = await revealCard(tx, this.options.masterKey, original.card_id)
       // The refund's amount is reserved on the original now, so two refunds at once cannot both pass.
       await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_refunded: original.amount_refunded + refundAmount, version: original.version + 1n, updated_at: nowMs }).where('id', '=', original.id).where('version', '=', original.version))
-      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount }, nowMs)
+      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount, ...(referenceId === undefined ? {} : { reference_id: referenceId }) }, nowMs)
       return { transaction: created, message: this.followUp(original, card.pan, '0200', '200000', refundAmount, false) }
     })
     const outcome = await this.exchange(transaction, message, 0)

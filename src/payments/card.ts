@@ -9,7 +9,7 @@ import { newId } from '../domain/ids.js'
 import { toJson } from '../domain/json.js'
 import { recordEvent } from '../events/outbox.js'
 import type { MasterKey } from '../security/secrets.js'
-import type { ChannelAttemptRow } from '../store/schema.js'
+import type { ChannelAttemptRow, RefundRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
 import { submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
@@ -33,6 +33,9 @@ export type CardPaymentsOptions = {
 export const ecommerceTerminalId = 'KASSAWEB'
 
 /** What the shopper is told when the card network gave no usable answer (nothing was charged). */
+/** A card refund still `sending` this long after its claim was claimed by a process that stopped (an exchange takes far less). */
+const refundRecoveryAfterMs = 10 * 60_000
+
 const networkTrouble: Readonly<Record<string, { code: string; message: string }>> = {
   reversed: { code: 'card_network_timeout', message: 'The card network did not answer in time; the request was reversed and nothing was charged. Try again.' },
   reversal_pending: { code: 'card_network_timeout', message: 'The card network did not answer in time; Kassa is reversing the request, nothing will be charged. Try again.' },
@@ -203,7 +206,8 @@ export class CardPayments {
       if (attempt === undefined) throw new KassaError('payment_not_refundable')
       await this.options.payments.writePayment(tx, payment, next)
       const refund: RefundRecord = { id: refundId, merchant_id: merchant.id, payment_id: payment.id, amount, currency: payment.currency, status: 'pending', reason: input.reason, metadata: JSON.stringify(input.metadata), created_at: BigInt(nowMs) }
-      await tx.execute(tx.builder.insertInto('refunds').values({ ...refund, transfer_id: null, attempt_id: attempt.id, provider_refund_id: null, failure_code: null, next_check_at: null, updated_at: nowMs }))
+      // Looked at by the worker if this process stops before it sends the refund.
+      await tx.execute(tx.builder.insertInto('refunds').values({ ...refund, transfer_id: null, attempt_id: attempt.id, provider_refund_id: null, failure_code: null, next_check_at: nowMs + refundRecoveryAfterMs, updated_at: nowMs }))
       return { status: 200, body: refundView(refund) }
     })
     const id = stored.status === 200 ? (JSON.parse(stored.body) as { id?: string }).id : undefined
@@ -215,29 +219,80 @@ export class CardPayments {
   private async sendRefund(merchantId: string, refundId: string): Promise<void> {
     // Claimed by one caller only: a card refund is not idempotent at the scheme, so it is sent at most once.
     const claimed = await this.options.store.writer.submit(async (tx) => {
-      const [refund] = await tx.execute(tx.builder.updateTable('refunds').set({ provider_refund_id: 'sending', updated_at: this.now() }).where('id', '=', refundId).where('status', '=', 'pending').where('provider_refund_id', 'is', null).returningAll())
+      const nowMs = this.now()
+      const [refund] = await tx.execute(
+        tx.builder
+          .updateTable('refunds')
+          // Looked at again by the worker if this process stops before the outcome is recorded.
+          .set({ provider_refund_id: 'sending', next_check_at: nowMs + refundRecoveryAfterMs, updated_at: nowMs })
+          .where('id', '=', refundId)
+          .where('status', '=', 'pending')
+          .where('provider_refund_id', 'is', null)
+          .returningAll(),
+      )
       return refund
     })
     if (claimed === undefined || claimed.attempt_id === null) return
     const attempt = await this.options.store.db.selectFrom('channel_attempts').selectAll().where('id', '=', claimed.attempt_id).executeTakeFirstOrThrow()
     let outcome: CardOutcome | KassaError
     try {
-      outcome = await this.options.acquirer.refund(merchantId, attempt.provider_order_id ?? '', claimed.amount)
+      outcome = await this.options.acquirer.refund(merchantId, attempt.provider_order_id ?? '', claimed.amount, claimed.id)
     } catch (error) {
       if (!(error instanceof KassaError)) throw error
       outcome = error
     }
+    await this.settleRefund(merchantId, claimed, outcome)
+  }
+
+  /**
+   * A card refund the worker found still `sending` long after it was claimed: the process that
+   * claimed it stopped. Never sent (no card row for it): sent now. Answered (its card row says
+   * how): settled with that answer. Sent with no answer recorded: left for an operator, since a
+   * card refund cannot be asked about at the scheme and sending it again could pay it twice.
+   */
+  async recoverRefund(refundId: string): Promise<void> {
+    const refund = await this.options.store.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst()
+    if (refund === undefined || refund.status !== 'pending') return
+    if (refund.provider_refund_id === null) return this.sendRefund(refund.merchant_id, refund.id)
+    if (refund.provider_refund_id !== 'sending') return
+    const card = await this.options.store.db.selectFrom('card_transactions').selectAll().where('reference_id', '=', refund.id).where('kind', '=', 'refund').executeTakeFirst()
+    if (card === undefined) {
+      const released = await this.options.store.writer.submit((tx) =>
+        tx.execute(tx.builder.updateTable('refunds').set({ provider_refund_id: null, updated_at: this.now() }).where('id', '=', refund.id).where('provider_refund_id', '=', 'sending').returning('id')),
+      )
+      if (released.length === 1) await this.sendRefund(refund.merchant_id, refund.id)
+      return
+    }
+    if (card.status === 'pending') {
+      this.options.logger.error({ refund: refund.id, card_transaction: card.id }, 'a card refund was sent by a process that stopped before its answer: an operator must settle it from the scheme report')
+      await this.options.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: null, updated_at: this.now() }).where('id', '=', refund.id)))
+      return
+    }
+    const outcome: CardOutcome =
+      card.status === 'approved'
+        ? { outcome: 'approved', transaction: card }
+        : card.status === 'declined'
+          ? { outcome: 'declined', transaction: card, reason: 'declined', response_code: card.response_code ?? '05' }
+          : { outcome: card.status, transaction: card }
+    await this.settleRefund(refund.merchant_id, refund, outcome)
+  }
+
+  /** Records a card refund's answer: succeeded, or failed with its amount refundable again. Once. */
+  private async settleRefund(merchantId: string, claimed: RefundRow, outcome: CardOutcome | KassaError): Promise<void> {
     await this.options.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       const approved = !(outcome instanceof KassaError) && outcome.outcome === 'approved'
       const status = approved ? 'succeeded' : 'failed'
       const code = outcome instanceof KassaError ? outcome.code : outcome.outcome
-      await tx.execute(
+      const updated = await tx.execute(
         tx.builder
           .updateTable('refunds')
-          .set({ status, provider_refund_id: outcome instanceof KassaError ? null : outcome.transaction.id, failure_code: approved ? null : code, updated_at: nowMs })
-          .where('id', '=', claimed.id),
+          .set({ status, provider_refund_id: outcome instanceof KassaError ? null : outcome.transaction.id, failure_code: approved ? null : code, next_check_at: null, updated_at: nowMs })
+          .where('id', '=', claimed.id)
+          .where('status', '=', 'pending')
+          .returning('id'),
       )
+      if (updated.length !== 1) return
       const payment = await this.options.payments.loadForUpdate(tx, merchantId, claimed.payment_id)
       const view = refundView({ ...claimed, status })
       await recordEvent(tx, { merchant_id: merchantId, type: `refund.${status}`, object_id: claimed.id, data: view }, nowMs, this.options.notifyCommitted)

@@ -535,8 +535,8 @@ export class CounterpartPayments {
     if (refund === undefined || refund.status !== 'pending' || refund.attempt_id === null) return
     const attempt = await this.attempt(refund.attempt_id)
     if (attempt === undefined) throw new Error(`refund ${refund.id} names a missing attempt`)
-    // Card refunds go through the acquirer (CardPayments.refund), never a provider.
-    if (attempt.channel_id === 'card') return
+    // Card refunds go through the acquirer (CardPayments.refund), never a provider; one still due here was left by a stopped process.
+    if (attempt.channel_id === 'card') return this.cards?.recoverRefund(refund.id)
     const provider = this.requireProvider(attempt.channel_id)
     let answer = await provider.refund({
       order_no: attempt.id,

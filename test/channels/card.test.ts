@@ -18,6 +18,7 @@ for (const dialect of DIALECTS) {
     let link: SchemeLink
     let shop: Awaited<ReturnType<typeof seedMerchant>>
     let seller: Awaited<ReturnType<typeof seedMerchant>>
+    let acquirer: Acquirer
     let n = 0
 
     before(async () => {
@@ -25,8 +26,9 @@ for (const dialect of DIALECTS) {
       scheme = await startSchemeSimulator({ port: 0, clock: kassa.clock, seed: 5 })
       link = openSchemeLink({ host: '127.0.0.1', port: scheme.port, clock: kassa.clock, acquirerId: '12345678', echoIntervalMs: 0 })
       assert.equal(await link.waitUntilUp(3_000), true)
+      acquirer = new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 800, reversalAttemptsMax: 3, acquirerId: '12345678' })
       await kassa.enableCards(
-        new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 800, reversalAttemptsMax: 3, acquirerId: '12345678' }),
+        acquirer,
         cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 800, reversalAttemptsMax: 3 }),
       )
       shop = await seedMerchant(kassa, 'Card Shop', 60)
@@ -115,6 +117,51 @@ for (const dialect of DIALECTS) {
       assert.equal(payment.amount_refunded, 10_000)
       const cardRefunds = await kassa.store.db.selectFrom('card_transactions').select('amount').where('merchant_id', '=', shop.id).where('kind', '=', 'refund').where('status', '=', 'approved').execute()
       assert.deepEqual(cardRefunds.map((r) => r.amount), [10_000n], 'one refund reached the scheme')
+      await assertLedgerSound(kassa)
+    })
+
+    it('a refund left by a process that stopped is finished by the worker: sent if it never left, settled (not resent) if it was answered', async () => {
+      const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
+      const sale = (await pay(await tokenize(testCards.approve.pan), 9_000)).json()
+      assert.equal(sale.status, 'succeeded')
+      const realRefund = acquirer.refund.bind(acquirer)
+      const stopsWith = async (stopping: typeof acquirer.refund, amount: number) => {
+        acquirer.refund = stopping
+        try {
+          const answer = await shop.api.post('/v1/refunds', { payment: sale.id, amount }, { 'idempotency-key': `stop-${sale.id}-${amount}` })
+          assert.equal(answer.statusCode, 500, 'the process "stopped" mid-refund')
+        } finally {
+          acquirer.refund = realRefund
+        }
+        const [row] = await kassa.store.db.selectFrom('refunds').selectAll().where('payment_id', '=', sale.id).where('amount', '=', BigInt(amount)).execute()
+        assert.ok(row)
+        assert.equal(row.status, 'pending')
+        assert.equal(row.provider_refund_id, 'sending')
+        // Time passes; the worker finds it due.
+        await kassa.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: 0n }).where('id', '=', row.id)))
+        await kassa.counterparts.checkDue()
+        return kassa.store.db.selectFrom('refunds').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()
+      }
+
+      // Stopped after claiming, before anything was sent: the worker sends it.
+      const before = issuer()
+      const neverSent = await stopsWith(async () => {
+        throw new Error('the process stopped')
+      }, 1_000)
+      assert.equal(neverSent.status, 'succeeded')
+      assert.equal(issuer(), before + 1_000n, 'the card got its refund once')
+
+      // Stopped after the scheme answered, before the refund was settled: settled from the card row, not sent again.
+      const answered = await stopsWith(async (...args) => {
+        await realRefund(...args)
+        throw new Error('the process stopped')
+      }, 2_000)
+      assert.equal(answered.status, 'succeeded')
+      assert.equal(issuer(), before + 3_000n, 'each refund reached the card once')
+      const payment: Json = (await shop.api.get(`/v1/payments/${sale.id}`)).json()
+      assert.equal(payment.amount_refunded, 3_000)
+      const cardRefunds = await kassa.store.db.selectFrom('card_transactions').select('amount').where('kind', '=', 'refund').where('reference_id', 'in', [neverSent.id, answered.id]).where('status', '=', 'approved').execute()
+      assert.deepEqual(cardRefunds.map((r) => r.amount).sort(), [1_000n, 2_000n])
       await assertLedgerSound(kassa)
     })
 
