@@ -47,6 +47,11 @@ export type ProviderShell = {
   returnUrl(order: Order): string | undefined
   /** The provider's name of the order's status, for pages and logs. */
   statusName(order: Order): string
+  /**
+   * wechat-like: a new platform key signs every answer and notification from now on; the
+   * certificate list gains it, signed by the key before it (`crossSigned`), or not (a rogue key).
+   */
+  rotateKey?(options: { readonly crossSigned: boolean }): Promise<{ readonly serial_no: string }>
 }
 
 /** An answer ready to send, so a `server_error` fault after processing can replace it. */

@@ -212,6 +212,11 @@ export function wechatLikeSerialNo(publicKeyPem: string): string {
   return createHash('sha256').update(der).digest('hex').slice(0, 40).toUpperCase()
 }
 
+/** What a platform key signs to vouch for the next one in `/v3/certificates`. */
+export function wechatLikeCertificateMessage(serialNo: string, publicKeyPem: string): string {
+  return `${serialNo}\n${publicKeyPem}\n`
+}
+
 export type WechatLikeKeys = { readonly public_key_pem: string; readonly private_key_pem: string; readonly serial_no: string }
 
 /** A fresh RSA 2048 key pair (SPKI / PKCS#8 PEM) and its serial number. */

@@ -94,6 +94,8 @@ export type WalletSimulator = {
   /** Users' and merchants' money together: it never changes. */
   totalMinor(currency?: CurrencyCode): bigint
   close(): Promise<void>
+  /** wechat-like: sign with a new platform key from now on (see ProviderShell.rotateKey). */
+  rotateKey(options: { readonly crossSigned: boolean }): Promise<{ readonly serial_no: string }>
 }
 
 /** Starts one wallet provider and resolves once it listens. */
@@ -262,6 +264,10 @@ export async function startWalletSimulator(options: WalletSimulatorOptions = {})
     url: baseUrl,
     provider,
     merchants: merchantList,
+    rotateKey: async (rotation) => {
+      if (shell?.rotateKey === undefined) throw new Error(`${provider.id} has no platform keys to rotate`)
+      return shell.rotateKey(rotation)
+    },
     walletPublicKeyPem: walletKeys?.public_key_pem,
     walletSerialNo: walletKeys === undefined ? undefined : wechatLikeSerialNo(walletKeys.public_key_pem),
     demoMerchant,

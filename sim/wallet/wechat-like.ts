@@ -14,10 +14,12 @@ import type { OutgoingNotification } from '../common/notifier.js'
 import { beijingDate, rfc3339Beijing } from '../common/time.js'
 import { answerWithFaults, hangIfFaulty, orderNoPattern, urlProblem, type Prepared, type ProviderShell, type WalletContext } from './context.js'
 import {
+  generateWechatLikeMerchantKeys,
   parseWechatLikeAuthorization,
   randomNonce,
   rsaSha256Sign,
   rsaSha256Verify,
+  wechatLikeCertificateMessage,
   wechatLikeRequestMessage,
   wechatLikeResponseMessage,
   wechatLikeSerialNo,
@@ -41,15 +43,20 @@ export function registerWechatLike(app: FastifyInstance, context: WalletContext,
   const nonces = new Map<string, number>()
   const serials = new Map([...context.merchants.values()].filter((merchant) => merchant.public_key_pem !== undefined).map((merchant) => [merchant.merchant_id, wechatLikeSerialNo(merchant.public_key_pem ?? '')]))
 
-  /** Signs a body with the wallet's key into the four headers. */
+  /** The platform keys, oldest first; the last signs. Each later key is signed by the one before it. */
+  const platformKeys: { readonly keys: WechatLikeKeys; readonly signed_by: string | null; readonly signature: string | null }[] = [{ keys: walletKeys, signed_by: null, signature: null }]
+  const signing = (): WechatLikeKeys => (platformKeys.at(-1) ?? platformKeys[0])!.keys
+
+  /** Signs a body with the wallet's current key into the four headers. */
   function signedHeaders(body: string): Record<string, string> {
     const timestamp = String(Math.floor(clock.now() / 1000))
     const nonce = randomNonce()
+    const keys = signing()
     return {
       'Wechatlike-Timestamp': timestamp,
       'Wechatlike-Nonce': nonce,
-      'Wechatlike-Signature': rsaSha256Sign(wechatLikeResponseMessage(timestamp, nonce, body), walletKeys.private_key_pem),
-      'Wechatlike-Serial': walletKeys.serial_no,
+      'Wechatlike-Signature': rsaSha256Sign(wechatLikeResponseMessage(timestamp, nonce, body), keys.private_key_pem),
+      'Wechatlike-Serial': keys.serial_no,
       'Request-ID': randomNonce(),
     }
   }
@@ -322,7 +329,8 @@ export function registerWechatLike(app: FastifyInstance, context: WalletContext,
 
   app.get('/v3/certificates', async (request, reply) => {
     const merchant = authenticate(request, '')
-    const prepared = isPrepared(merchant) ? merchant : respond(200, { data: [{ serial_no: walletKeys.serial_no, public_key_pem: walletKeys.public_key_pem }] })
+    const data = platformKeys.map((entry) => ({ serial_no: entry.keys.serial_no, public_key_pem: entry.keys.public_key_pem, signed_by: entry.signed_by, signature: entry.signature }))
+    const prepared = isPrepared(merchant) ? merchant : respond(200, { data })
     return reply.code(prepared.status).headers(prepared.headers).send(prepared.body)
   })
 
@@ -363,6 +371,14 @@ export function registerWechatLike(app: FastifyInstance, context: WalletContext,
     // As the real H5 flow does: the browser goes back to the merchant's page with nothing signed; the merchant queries.
     returnUrl: (order) => order.return_url,
     statusName: (order) => tradeStateOf(order),
+    rotateKey: async ({ crossSigned }) => {
+      const previous = signing()
+      const next = await generateWechatLikeMerchantKeys()
+      // The previous key vouches for the next one, as a platform certificate chain does.
+      const signature = crossSigned ? rsaSha256Sign(wechatLikeCertificateMessage(next.serial_no, next.public_key_pem), previous.private_key_pem) : null
+      platformKeys.push({ keys: next, signed_by: crossSigned ? previous.serial_no : null, signature })
+      return { serial_no: next.serial_no }
+    },
   }
 }
 

@@ -111,7 +111,8 @@ export interface Provider {
   refund(refund: ProviderRefund): Promise<ProviderResult<RefundDone>>
   /** `rejected` with code `refund_not_found` when the counterpart never saw the refund. */
   queryRefund(orderNo: string, refundNo: string): Promise<ProviderResult<RefundDone>>
-  verifyNotification(notification: RawNotification): VerifiedNotification
+  /** May need the counterpart itself (a wallet fetching a rotated platform key), hence a promise where it does. */
+  verifyNotification(notification: RawNotification): VerifiedNotification | Promise<VerifiedNotification>
   /**
    * The payer's browser coming back with the counterpart's signed report in the query string, when
    * the counterpart signs one; undefined otherwise (Kassa then queries).

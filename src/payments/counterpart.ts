@@ -262,7 +262,7 @@ export class CounterpartPayments {
   async notification(channelId: string, raw: RawNotification): Promise<Acknowledgement> {
     const provider = this.providers.get(channelId)
     if (provider === undefined) return { status: 404, body: 'unknown channel', content_type: 'text/plain', unverified: true }
-    const verified = provider.verifyNotification(raw)
+    const verified = await provider.verifyNotification(raw)
     if (!verified.ok) {
       this.options.logger.warn({ channel: channelId, reason: verified.reason, detail: verified.message }, 'counterpart notification refused')
       await this.recordNotification(channelId, null, null, null, 'rejected', verified.reason)

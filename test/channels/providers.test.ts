@@ -115,14 +115,14 @@ describe('counterpart adapters against the simulators', () => {
         const forged = deliveries.find((record) => record.forged === 'bad_signature')
         const genuine = deliveries.find((record) => record.forged === undefined)
         assert.ok(forged && genuine)
-        const refused = p.verifyNotification(raw(forged))
+        const refused = await p.verifyNotification(raw(forged))
         assert.ok(!refused.ok && refused.reason === 'bad_signature')
-        const read = p.verifyNotification(raw(genuine))
+        const read = await p.verifyNotification(raw(genuine))
         assert.ok(read.ok, show(read))
         assert.equal(read.report.order_no, sent.order_no)
         assert.equal(read.report.status, 'paid')
         assert.equal(read.report.amount, 2_500n)
-        const tampered = p.verifyNotification({ ...raw(genuine), body: genuine.body.replace('2500', '2501') })
+        const tampered = await p.verifyNotification({ ...raw(genuine), body: genuine.body.replace('2500', '2501') })
         assert.equal(tampered.ok, false, 'one changed digit breaks the signature')
       })
     })
@@ -172,5 +172,52 @@ describe('counterpart adapters against the simulators', () => {
       wallet_public_key_pem: wallet.walletPublicKeyPem ?? '', wallet_serial_no: wallet.walletSerialNo ?? '', now: () => Date.now() + 10 * 60_000,
     })
     assert.equal((await clockAhead.queryOrder('att_any')).outcome, 'unknown', 'the wallet refuses a stale signature, and its answer is outside our window')
+  })
+})
+
+describe('wechat-like: a rotated platform key', () => {
+  const opened: DemoCounterparts[] = []
+  after(async () => {
+    for (const world of opened) await world.close()
+  })
+  const open = async () => {
+    const world = await startDemoCounterparts({ seed: 13 })
+    opened.push(world)
+    const wallet = world.wallets.find((candidate) => candidate.provider.id === 'wechat-like')
+    const provider = world.providers.find((candidate) => candidate.id === 'wechat-like')
+    assert.ok(wallet && provider)
+    return { wallet, provider }
+  }
+
+  it('is trusted once the key before it vouches for it: answers and notifications signed with it are read', async () => {
+    const { wallet, provider } = await open()
+    const sent = order(3_300n)
+    const created = await provider.createOrder(sent)
+    assert.ok(created.outcome === 'ok', show(created))
+    const rotated = await wallet.rotateKey({ crossSigned: true })
+    const queried = await provider.queryOrder(sent.order_no)
+    assert.ok(queried.outcome === 'ok' && queried.report.status === 'pending', show(queried))
+    assert.equal(wallet.pay(created.provider_order_id ?? '', 'wang'), 'paid')
+    const genuine = wallet.notifications().find((record) => record.order_no === sent.order_no && record.forged === undefined)
+    assert.ok(genuine)
+    assert.equal(raw(genuine).headers['wechatlike-serial'], rotated.serial_no, 'signed with the new key')
+    const read = await provider.verifyNotification(raw(genuine))
+    assert.ok(read.ok && read.report.status === 'paid', show(read))
+  })
+
+  it('refuses a key that no key it trusts vouched for', async () => {
+    const { wallet, provider } = await open()
+    const sent = order(1_100n)
+    const created = await provider.createOrder(sent)
+    assert.ok(created.outcome === 'ok', show(created))
+    await wallet.rotateKey({ crossSigned: false })
+    const queried = await provider.queryOrder(sent.order_no)
+    assert.equal(queried.outcome, 'unknown', 'an answer signed with an unvouched key is no answer')
+    assert.match(queried.outcome === 'unknown' ? queried.message : '', /not the wallet’s/)
+    assert.equal(wallet.pay(created.provider_order_id ?? '', 'wang'), 'paid')
+    const genuine = wallet.notifications().find((record) => record.order_no === sent.order_no && record.forged === undefined)
+    assert.ok(genuine)
+    const refused = await provider.verifyNotification(raw(genuine))
+    assert.ok(!refused.ok && refused.reason === 'bad_signature', show(refused))
   })
 })

@@ -29,6 +29,11 @@ export type WechatLikeConfig = {
 /** How far a signed timestamp may be from our clock: older ones are replays. */
 const skewMsMax = 5 * 60_000
 
+/** How often at most Kassa asks the wallet for its platform keys. */
+const keyFetchIntervalMs = 60_000
+
+const unknownKey = 'unknown_key'
+
 const stateByTradeState: Readonly<Record<string, ProviderOrderReport['status']>> = { NOTPAY: 'pending', SUCCESS: 'paid', REFUND: 'paid', CLOSED: 'closed', PAYERROR: 'failed' }
 
 const rejectionByCode: Readonly<Record<string, string>> = {
@@ -48,29 +53,83 @@ export function wechatLikeProvider(config: WechatLikeConfig): Provider {
   const timeoutMs = config.timeout_ms ?? 5_000
   const now = config.now ?? Date.now
 
-  /** The wallet's signature over `TIMESTAMP\nNONCE\nBODY\n`, its serial and its freshness. */
-  function walletSigned(headers: Headerish, body: string): string | undefined {
+  /** The wallet's platform keys Kassa trusts, by serial: the configured one, and each one it vouched for. */
+  const trustedKeys = new Map<string, string>([[config.wallet_serial_no, config.wallet_public_key_pem]])
+  let keysFetchedAtMs = Number.NEGATIVE_INFINITY
+  let keysFetching: Promise<void> | undefined
+
+  /** The wallet's signature over `TIMESTAMP\nNONCE\nBODY\n`, its key and its freshness; `unknown_key` for a serial not (yet) trusted. */
+  function signatureProblem(headers: Headerish, body: string): string | undefined {
     const timestamp = headers.get('wechatlike-timestamp') ?? undefined
     const nonce = headers.get('wechatlike-nonce') ?? undefined
     const signature = headers.get('wechatlike-signature') ?? undefined
     if (timestamp === undefined || nonce === undefined || signature === undefined) return 'the signature headers are missing'
-    if (headers.get('wechatlike-serial') !== config.wallet_serial_no) return 'signed with a key that is not the wallet’s'
+    const key = trustedKeys.get(headers.get('wechatlike-serial') ?? '')
+    if (key === undefined) return unknownKey
     if (!/^[0-9]{1,12}$/.test(timestamp) || Math.abs(now() - Number(timestamp) * 1000) > skewMsMax) return 'the signed timestamp is outside the window'
     const verifier = createVerify('RSA-SHA256').update(`${timestamp}\n${nonce}\n${body}\n`, 'utf8')
-    return verifier.verify(config.wallet_public_key_pem, signature, 'base64') ? undefined : 'the signature does not verify'
+    return verifier.verify(key, signature, 'base64') ? undefined : 'the signature does not verify'
   }
 
-  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ProviderResult<{ readonly status: number; readonly json: Record<string, unknown> | undefined }>> {
+  /** As `signatureProblem`, after learning the wallet's rotated keys once if the serial is new. */
+  async function walletSigned(headers: Headerish, body: string): Promise<string | undefined> {
+    const problem = signatureProblem(headers, body)
+    if (problem !== unknownKey) return problem
+    await learnRotatedKeys()
+    const again = signatureProblem(headers, body)
+    return again === unknownKey ? 'signed with a key that is not the wallet’s' : again
+  }
+
+  /**
+   * Asks the wallet for its platform keys (`/v3/certificates`) and trusts a new one only when a key
+   * already trusted signed it: a rotation chain from the configured key, never the list's word.
+   * At most once a minute, so forged serials cannot make Kassa fetch on every request.
+   */
+  function learnRotatedKeys(): Promise<void> {
+    if (keysFetching !== undefined) return keysFetching
+    if (now() - keysFetchedAtMs < keyFetchIntervalMs) return Promise.resolve()
+    keysFetchedAtMs = now()
+    keysFetching = (async () => {
+      const answer = await signedExchange('GET', '/v3/certificates')
+      if (!answer.ok || answer.status !== 200) return
+      const list = (parseJson(answer.body) as { data?: unknown } | undefined)?.data
+      if (!Array.isArray(list)) return
+      const entries = list.filter((entry): entry is { serial_no: string; public_key_pem: string; signed_by: string; signature: string } =>
+        typeof entry === 'object' && entry !== null && ['serial_no', 'public_key_pem', 'signed_by', 'signature'].every((field) => typeof (entry as Record<string, unknown>)[field] === 'string'),
+      )
+      for (let learned = true; learned; ) {
+        learned = false
+        for (const entry of entries) {
+          const voucher = trustedKeys.get(entry.signed_by)
+          if (trustedKeys.has(entry.serial_no) || voucher === undefined) continue
+          const vouched = createVerify('RSA-SHA256').update(`${entry.serial_no}\n${entry.public_key_pem}\n`, 'utf8').verify(voucher, entry.signature, 'base64')
+          if (!vouched) continue
+          trustedKeys.set(entry.serial_no, entry.public_key_pem)
+          learned = true
+        }
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => (keysFetching = undefined))
+    return keysFetching
+  }
+
+  /** One request signed with Kassa's key; the answer as it came, unverified. */
+  function signedExchange(method: 'GET' | 'POST', path: string, body?: unknown) {
     const text = body === undefined ? '' : JSON.stringify(body)
     const timestamp = (BigInt(now()) / 1000n).toString()
     const nonce = randomBytes(16).toString('hex')
     const signature = createSign('RSA-SHA256').update(`${method}\n${path}\n${timestamp}\n${nonce}\n${text}\n`, 'utf8').sign(config.private_key_pem, 'base64')
     const authorization = `WECHATLIKE-SHA256-RSA2048 mchid="${config.mchid}",nonce_str="${nonce}",timestamp="${timestamp}",serial_no="${config.serial_no}",signature="${signature}"`
     const headers: Record<string, string> = { authorization, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }
-    const answer = await exchange(`${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: text }) }, timeoutMs)
+    return exchange(`${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: text }) }, timeoutMs)
+  }
+
+  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ProviderResult<{ readonly status: number; readonly json: Record<string, unknown> | undefined }>> {
+    const answer = await signedExchange(method, path, body)
     if (!answer.ok) return { outcome: 'unknown', message: answer.message }
     if (answer.status >= 500) return { outcome: 'unknown', message: `the wallet answered HTTP ${answer.status}` }
-    const problem = walletSigned(answer.headers, answer.body)
+    const problem = await walletSigned(answer.headers, answer.body)
     if (problem !== undefined) return { outcome: 'unknown', message: `the wallet's answer is not to be trusted: ${problem}` }
     const json = answer.body === '' ? undefined : (parseJson(answer.body) as Record<string, unknown> | undefined)
     if (answer.status >= 200 && answer.status < 300) return { outcome: 'ok', status: answer.status, json }
@@ -156,7 +215,7 @@ export function wechatLikeProvider(config: WechatLikeConfig): Provider {
       const answer = await call('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(refundNo)}`)
       return answer.outcome === 'ok' ? refundDone(answer.json) : answer
     },
-    verifyNotification(notification: RawNotification): VerifiedNotification {
+    async verifyNotification(notification: RawNotification): Promise<VerifiedNotification> {
       const nack = (reason: 'bad_signature' | 'malformed', message: string): VerifiedNotification => ({
         ok: false,
         reason,
@@ -164,7 +223,7 @@ export function wechatLikeProvider(config: WechatLikeConfig): Provider {
         nack: { status: 401, body: JSON.stringify({ code: 'FAIL', message }), content_type: 'application/json' },
       })
       const headers: Headerish = { get: (name) => notification.headers[name.toLowerCase()] }
-      const problem = walletSigned(headers, notification.body)
+      const problem = await walletSigned(headers, notification.body)
       if (problem !== undefined) return nack('bad_signature', problem)
       const json = parseJson(notification.body) as Record<string, unknown> | undefined
       const read = report(json?.['resource'])
