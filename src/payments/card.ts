@@ -140,8 +140,18 @@ export class CardPayments {
       try {
         captured = await this.options.acquirer.capture(merchant.id, attempt.provider_order_id ?? '', amount, fee)
       } catch (error) {
-        // Already captured (a retry): the stored answer of the first request is replayed below.
+        // Already captured: a retry replays the first request's stored answer below; and when the
+        // process that captured stopped before it moved the payment, the capture it booked finishes it now.
         if (!(error instanceof KassaError) || error.code !== 'payment_not_capturable') throw error
+        const booked = await this.options.store.db
+          .selectFrom('card_transactions')
+          .selectAll()
+          .where('original_id', '=', attempt.provider_order_id ?? '')
+          .where('merchant_id', '=', merchant.id)
+          .where('kind', '=', 'capture')
+          .where('status', '=', 'approved')
+          .executeTakeFirst()
+        if (booked !== undefined) captured = { outcome: 'approved', transaction: booked }
       }
     }
     return submitIdempotent(this.options.store.writer, this.options.clock, request, async (tx, nowMs) => {

@@ -165,6 +165,30 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(kassa)
     })
 
+    it('a capture booked by a process that stopped before it moved the payment is finished by the retry, not sent again', async () => {
+      const authorized = (await pay(await tokenize(testCards.approve.pan), 6_000, 'manual')).json()
+      assert.equal(authorized.status, 'requires_capture')
+      const realCapture = acquirer.capture.bind(acquirer)
+      acquirer.capture = async (...args) => {
+        await realCapture(...args)
+        throw new Error('the process stopped')
+      }
+      try {
+        const stopped = await shop.api.post(`/v1/payments/${authorized.id}/capture`, { amount_to_capture: 5_000 }, { 'idempotency-key': `stop-cap-${authorized.id}` })
+        assert.equal(stopped.statusCode, 500)
+      } finally {
+        acquirer.capture = realCapture
+      }
+      assert.equal((await shop.api.get(`/v1/payments/${authorized.id}`)).json().status, 'requires_capture', 'the payment did not move')
+      const retried = await shop.api.post(`/v1/payments/${authorized.id}/capture`, { amount_to_capture: 5_000 }, { 'idempotency-key': `retry-cap-${authorized.id}` })
+      assert.equal(retried.statusCode, 200, retried.body)
+      assert.equal(retried.json().status, 'succeeded')
+      assert.equal(retried.json().amount_received, 5_000)
+      const captures = await kassa.store.db.selectFrom('card_transactions').select(['id', 'status']).where('kind', '=', 'capture').where('amount', '=', 5_000n).where('merchant_id', '=', shop.id).execute()
+      assert.equal(captures.length, 1, 'one advice reached the scheme')
+      await assertLedgerSound(kassa)
+    })
+
     it('cancels an authorization: reversed at the scheme so the issuer releases the hold, and the ledger hold is voided once', async () => {
       const issuerAvailable = () => scheme.issuers.account(testCards.approve_bank_two.pan)?.available_minor ?? -1n
       const before = issuerAvailable()
