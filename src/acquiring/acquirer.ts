@@ -186,10 +186,37 @@ export class Acquirer {
       const captureAmount = amount ?? original.amount
       if (captureAmount <= 0n || captureAmount > original.amount) throw new KassaError('capture_exceeds_authorized', { param: 'amount' })
       const card = await revealCard(tx, this.options.masterKey, original.card_id)
-      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'capture'), amount: captureAmount }, nowMs)
-      return { transaction: created, message: this.followUp(original, card.pan, '0220', '000000', captureAmount, true) }
+      // Stamped and recorded before it leaves, as a sale is: a stopped process's advice can be repeated (repeatAdvice).
+      const stamped = this.options.link.stamp(this.followUp(original, card.pan, '0220', '000000', captureAmount, true))
+      const created = await this.insertTransaction(
+        tx,
+        { ...this.childOf(original, id, 'capture'), amount: captureAmount, stan: stamped.fields[11] ?? null, rrn: stamped.fields[37] ?? null, transmitted_at: stamped.fields[7] ?? null },
+        nowMs,
+      )
+      return { transaction: created, message: stamped }
     })
     return this.exchange(transaction, message, feeBasisPoints)
+  }
+
+  /**
+   * A capture advice a stopped process sent without recording the answer: sent again as a repeat
+   * (0221) under the same STAN and time. The scheme answers a repeat as it answered the first, or
+   * processes it now if the first never arrived; either way the capture is booked once.
+   */
+  async repeatAdvice(merchantId: string, captureId: string, feeBasisPoints: number): Promise<CardOutcome> {
+    const { row, message } = await this.store.writer.submit(async (tx) => {
+      const capture = await this.load(tx, merchantId, captureId)
+      if (capture.kind !== 'capture' || capture.status !== 'pending' || capture.stan === null || capture.transmitted_at === null || capture.original_id === null) {
+        throw new KassaError('payment_not_capturable', { message: 'Only a capture advice left pending with its STAN is repeated.' })
+      }
+      const original = await this.load(tx, merchantId, capture.original_id)
+      const card = await revealCard(tx, this.options.masterKey, original.card_id)
+      const advice = this.followUp(original, card.pan, '0221', '000000', capture.amount, true)
+      const fields: Record<number, string> = { ...advice.fields, 7: capture.transmitted_at, 11: capture.stan }
+      if (this.acquirerId !== '') fields[32] = this.acquirerId
+      return { row: capture, message: { mti: '0221', fields } }
+    })
+    return this.exchange(row, message, feeBasisPoints)
   }
 
   /** Refunds part or all of an approved sale or capture (0200 with processing code 20). */

@@ -9,11 +9,11 @@ import { newId } from '../domain/ids.js'
 import { toJson } from '../domain/json.js'
 import { recordEvent } from '../events/outbox.js'
 import type { MasterKey } from '../security/secrets.js'
-import type { ChannelAttemptRow, RefundRow } from '../store/schema.js'
+import type { CardTransactionRow, ChannelAttemptRow, RefundRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
 import { submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
-import { decideCancel, decideCardRefund, decideRefundRefused, feeFor, moved } from './decide.js'
+import { decideCancel, decideCardRefund, decideRefundRefused, feeFor, moved, type Payment } from './decide.js'
 import type { MerchantContext, PaymentService } from './service.js'
 import { paymentView, refundView, type RefundRecord } from './view.js'
 
@@ -33,6 +33,9 @@ export type CardPaymentsOptions = {
 export const ecommerceTerminalId = 'KASSAWEB'
 
 /** What the shopper is told when the card network gave no usable answer (nothing was charged). */
+/** A capture advice still pending this long was sent by a process that stopped (an exchange takes far less). */
+const captureRecoveryAfterMs = 10 * 60_000
+
 /** A card refund still `sending` this long after its claim was claimed by a process that stopped (an exchange takes far less). */
 const refundRecoveryAfterMs = 10 * 60_000
 
@@ -160,12 +163,47 @@ export class CardPayments {
       if (captured.outcome !== 'approved') {
         throw new KassaError('counterpart_declined', { message: `The scheme did not accept the capture (${captured.outcome}); the authorization stands.` })
       }
-      const received = captured.transaction.amount
-      const next = moved(payment, 'succeeded', { amount_capturable: 0n, amount_received: received, fee_amount: feeFor(received, fee) }, nowMs)
-      await this.options.payments.applyDecision(tx, payment, { next, transfers: [], events: ['payment.succeeded'] }, nowMs)
-      await tx.execute(tx.builder.updateTable('channel_attempts').set({ provider_order_id: captured.transaction.id, updated_at: nowMs }).where('id', '=', attempt.id))
-      return { status: 200, body: paymentView(next) }
+      return { status: 200, body: paymentView(await this.paymentCaptured(tx, payment, attempt, captured.transaction, fee, nowMs)) }
     })
+  }
+
+  /** The payment follows its booked capture: succeeded with what was captured. */
+  private async paymentCaptured(tx: Tx, payment: Payment, attempt: ChannelAttemptRow, capture: CardTransactionRow, fee: number, nowMs: number): Promise<Payment> {
+    const received = capture.amount
+    const next = moved(payment, 'succeeded', { amount_capturable: 0n, amount_received: received, fee_amount: feeFor(received, fee) }, nowMs)
+    await this.options.payments.applyDecision(tx, payment, { next, transfers: [], events: ['payment.succeeded'] }, nowMs)
+    await tx.execute(tx.builder.updateTable('channel_attempts').set({ provider_order_id: capture.id, updated_at: nowMs }).where('id', '=', attempt.id))
+    return next
+  }
+
+  /**
+   * Capture advices a stopped process sent without recording the answer (older than `staleMs`):
+   * repeated (0221), and their payments moved with the answer. Answers how many were resolved.
+   */
+  async recoverCaptures(staleMs = captureRecoveryAfterMs): Promise<number> {
+    const stale = await this.options.store.db
+      .selectFrom('card_transactions')
+      .select(['id', 'merchant_id', 'original_id'])
+      .where('kind', '=', 'capture')
+      .where('status', '=', 'pending')
+      .where('stan', 'is not', null)
+      .where('updated_at', '<', BigInt(this.now() - staleMs))
+      .limit(20)
+      .execute()
+    let resolved = 0
+    for (const row of stale) {
+      const fee = await this.feeOf(row.merchant_id)
+      const outcome = await this.options.acquirer.repeatAdvice(row.merchant_id, row.id, fee)
+      if (outcome.outcome !== 'approved') continue
+      const attempt = await this.options.store.db.selectFrom('channel_attempts').selectAll().where('channel_id', '=', 'card').where('provider_order_id', '=', row.original_id ?? '').executeTakeFirst()
+      if (attempt === undefined) continue
+      await this.options.store.writer.submit(async (tx) => {
+        const payment = await this.options.payments.loadForUpdate(tx, row.merchant_id, attempt.payment_id)
+        if (payment.status === 'requires_capture') await this.paymentCaptured(tx, payment, attempt, outcome.transaction, fee, this.now())
+      })
+      resolved += 1
+    }
+    return resolved
   }
 
   /**

@@ -93,6 +93,7 @@ export class CounterpartPayments {
   private readonly checkEveryMs: number
   private cards: CardPayments | undefined
   private door: DoorSettlement | undefined
+  private capturesCheckedAtMs = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
   private checking: Promise<void> | undefined
 
@@ -733,6 +734,11 @@ export class CounterpartPayments {
       } catch (error) {
         this.options.logger.error({ err: error, refund: refund.id }, 'chasing a refund failed')
       }
+    }
+    // Card capture advices a stopped process left unanswered: looked for once a minute.
+    if (this.cards !== undefined && nowMs - this.capturesCheckedAtMs >= 60_000) {
+      this.capturesCheckedAtMs = nowMs
+      await this.cards.recoverCaptures().catch((error: unknown) => this.options.logger.error({ err: error }, 'repeating stale capture advices failed'))
     }
     return attempts.length + refunds.length
   }

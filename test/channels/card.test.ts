@@ -19,6 +19,7 @@ for (const dialect of DIALECTS) {
     let shop: Awaited<ReturnType<typeof seedMerchant>>
     let seller: Awaited<ReturnType<typeof seedMerchant>>
     let acquirer: Acquirer
+    let cards: Awaited<ReturnType<TestKassa['enableCards']>>
     let n = 0
 
     before(async () => {
@@ -27,7 +28,7 @@ for (const dialect of DIALECTS) {
       link = openSchemeLink({ host: '127.0.0.1', port: scheme.port, clock: kassa.clock, acquirerId: '12345678', echoIntervalMs: 0 })
       assert.equal(await link.waitUntilUp(3_000), true)
       acquirer = new Acquirer({ store: kassa.store, clock: kassa.clock, link, masterKey: kassa.masterKey, timeoutMs: 800, reversalAttemptsMax: 3, acquirerId: '12345678' })
-      await kassa.enableCards(
+      cards = await kassa.enableCards(
         acquirer,
         cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 800, reversalAttemptsMax: 3 }),
       )
@@ -186,6 +187,34 @@ for (const dialect of DIALECTS) {
       assert.equal(retried.json().amount_received, 5_000)
       const captures = await kassa.store.db.selectFrom('card_transactions').select(['id', 'status']).where('kind', '=', 'capture').where('amount', '=', 5_000n).where('merchant_id', '=', shop.id).execute()
       assert.equal(captures.length, 1, 'one advice reached the scheme')
+      await assertLedgerSound(kassa)
+    })
+
+    it('a capture advice a stopped process sent without recording the answer is repeated, and the payment follows', async () => {
+      const authorized = (await pay(await tokenize(testCards.approve.pan), 7_000, 'manual')).json()
+      assert.equal(authorized.status, 'requires_capture')
+      const realSend = link.sendStamped
+      // The advice leaves and the scheme books it; the process stops before it reads the answer.
+      link.sendStamped = (message, options) => {
+        void realSend(message, options)
+        return new Promise(() => undefined)
+      }
+      void shop.api.post(`/v1/payments/${authorized.id}/capture`, { amount_to_capture: 7_000 }, { 'idempotency-key': `hang-cap-${authorized.id}` })
+      let pending: { id: string } | undefined
+      for (let waited = 0; pending === undefined && waited < 5_000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        pending = await kassa.store.db.selectFrom('card_transactions').select('id').where('kind', '=', 'capture').where('amount', '=', 7_000n).where('status', '=', 'pending').where('stan', 'is not', null).executeTakeFirst()
+      }
+      link.sendStamped = realSend
+      assert.ok(pending, 'the advice was recorded with its STAN before it left')
+      // Minutes later the worker repeats it (0221): the scheme answers as it did, the capture is booked once.
+      assert.equal(await cards.recoverCaptures(0), 1)
+      const payment: Json = (await shop.api.get(`/v1/payments/${authorized.id}`)).json()
+      assert.equal(payment.status, 'succeeded')
+      assert.equal(payment.amount_received, 7_000)
+      const row = await kassa.store.db.selectFrom('card_transactions').selectAll().where('id', '=', pending.id).executeTakeFirstOrThrow()
+      assert.equal(row.status, 'approved')
+      assert.equal(await cards.recoverCaptures(0), 0, 'nothing left to repeat')
       await assertLedgerSound(kassa)
     })
 
