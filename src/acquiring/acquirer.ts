@@ -76,6 +76,22 @@ export type CardOutcome =
   /** Never sent (the link is down): nothing happened anywhere. */
   | { readonly outcome: 'not_sent'; readonly transaction: CardTransactionRow }
 
+/** What a card transaction's row says happened; undefined while it still awaits the scheme. */
+export function cardOutcomeOf(row: CardTransactionRow): CardOutcome | undefined {
+  switch (row.status) {
+    case 'pending':
+      return undefined
+    case 'approved':
+      return { outcome: 'approved', transaction: row }
+    case 'declined':
+      return { outcome: 'declined', transaction: row, reason: declineReasons[row.response_code ?? ''] ?? 'declined', response_code: row.response_code ?? '05' }
+    case 'reversed':
+    case 'reversal_pending':
+    case 'not_sent':
+      return { outcome: row.status, transaction: row }
+  }
+}
+
 export type AcquirerOptions = {
   store: Store
   clock: Clock
@@ -256,11 +272,7 @@ export class Acquirer {
     const outcome = await this.exchangeOnce(transaction, message, feeBasisPoints)
     // The sweeper adopted the row while this answer was on its way: the row says what holds.
     if (outcome.transaction.status === outcome.outcome) return outcome
-    const row = outcome.transaction
-    if (row.status === 'reversed' || row.status === 'reversal_pending' || row.status === 'not_sent') return { outcome: row.status, transaction: row }
-    if (row.status === 'approved') return { outcome: 'approved', transaction: row }
-    if (row.status === 'declined') return { outcome: 'declined', transaction: row, reason: declineReasons[row.response_code ?? ''] ?? 'declined', response_code: row.response_code ?? '05' }
-    return outcome
+    return cardOutcomeOf(outcome.transaction) ?? outcome
   }
 
   private async exchangeOnce(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {

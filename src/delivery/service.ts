@@ -527,7 +527,7 @@ export class DeliveryService {
    * same code still held, the parcel still out, its payment still open, the same amount). Otherwise
    * undefined, and the counterpart path returns the money to the payer.
    */
-  async settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined> {
+  async settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, feeBasisPoints: number, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined> {
     const [issued] = await tx.execute(tx.builder.selectFrom('delivery_codes').select('delivery_id').where('reference', '=', attempt.delivery_code ?? ''))
     if (issued === undefined) throw new Error(`attempt ${attempt.id} names a missing code`)
     // The caller holds the payment's lock; the parcel is locked before its code is read, so a new code cannot slip in between.
@@ -545,14 +545,12 @@ export class DeliveryService {
     const used = await tx.execute(tx.builder.updateTable('delivery_codes').set({ status: 'used' }).where('reference', '=', code.reference).where('status', '=', 'held').returning('reference'))
     if (used.length !== 1) throw new Error(`code ${code.reference} changed under us`)
     const [owner] = await tx.execute(tx.builder.selectFrom('saved_methods').select('shopper_id').where('id', '=', attempt.saved_method_id ?? ''))
-    // The channel's own fee when operators set one, as at checkout; else the merchant's.
-    const [channel] = await tx.execute(tx.builder.selectFrom('channel_configs').select('fee_basis_points').where('id', '=', attempt.channel_id))
     const funding: Funding = {
       ref: { code: 'provider_receivable', owner_id: attempt.channel_id, currency: delivery.currency as CurrencyCode },
       paid_by: 'qr',
       paid_with: attempt.channel_id,
       shopper_id: owner?.shopper_id ?? null,
-      ...(channel?.fee_basis_points === null || channel?.fee_basis_points === undefined ? {} : { fee_basis_points: Number(channel.fee_basis_points) }),
+      fee_basis_points: feeBasisPoints,
     }
     return (await this.settleParcel(tx, delivery, funding, transferId, nowMs)).event
   }

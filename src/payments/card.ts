@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { AlreadySent, type Acquirer, type CardOutcome } from '../acquiring/acquirer.js'
+import { AlreadySent, cardOutcomeOf, type Acquirer, type CardOutcome } from '../acquiring/acquirer.js'
 import { luhnValid, maskPan } from '../acquiring/iso8583/index.js'
 import type { CardReverser } from '../acquiring/pos-host/reversal.js'
 import { revealCard, vaultCard } from '../acquiring/vault.js'
@@ -86,8 +86,9 @@ export class CardPayments {
     const fee = await this.feeOf(attempt.merchant_id)
     let outcome: CardOutcome
     if (earlier !== undefined) {
-      if (earlier.status === 'pending') return
-      outcome = earlier.status === 'approved' ? { outcome: 'approved', transaction: earlier } : earlier.status === 'declined' ? { outcome: 'declined', transaction: earlier, reason: 'declined', response_code: earlier.response_code ?? '05' } : { outcome: earlier.status, transaction: earlier }
+      const known = cardOutcomeOf(earlier)
+      if (known === undefined) return
+      outcome = known
     } else {
       const card = await this.options.store.writer.submit((tx) => revealCard(tx, this.options.masterKey, attempt.saved_method_id ?? ''))
       try {
@@ -311,17 +312,12 @@ export class CardPayments {
       if (released.length === 1) await this.sendRefund(refund.merchant_id, refund.id)
       return
     }
-    if (card.status === 'pending') {
+    const outcome = cardOutcomeOf(card)
+    if (outcome === undefined) {
       this.options.logger.error({ refund: refund.id, card_transaction: card.id }, 'a card refund was sent by a process that stopped before its answer: an operator must settle it from the scheme report')
       await this.options.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: null, updated_at: this.now() }).where('id', '=', refund.id)))
       return
     }
-    const outcome: CardOutcome =
-      card.status === 'approved'
-        ? { outcome: 'approved', transaction: card }
-        : card.status === 'declined'
-          ? { outcome: 'declined', transaction: card, reason: 'declined', response_code: card.response_code ?? '05' }
-          : { outcome: card.status, transaction: card }
     await this.settleRefund(refund.merchant_id, refund, outcome)
   }
 

@@ -14,7 +14,7 @@ import { unseal, type MasterKey } from '../security/secrets.js'
 import type { Updateable } from 'kysely'
 import type { ChannelAttemptRow, ChannelAttemptsTable, RefundRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
-import { Tx } from '../store/writer.js'
+import type { Tx } from '../store/writer.js'
 import {
   decideCounterpartCanceled,
   decideCounterpartFailed,
@@ -58,7 +58,7 @@ type AppliedReport = { outcome: Applied; reason: string | null; refundId: string
 /** What door payments need of the delivery side (src/delivery/service.ts). */
 export interface DoorSettlement {
   /** Books a door attempt's money to its parcel; undefined when the parcel can no longer take it. */
-  settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined>
+  settleFromAttempt(tx: Tx, attempt: ChannelAttemptRow, feeBasisPoints: number, transferId: string, nowMs: number): Promise<DeliveryPaidEvent | undefined>
   /** A door attempt ended unpaid: its code can be paid again. */
   releaseCode(tx: Tx, attempt: ChannelAttemptRow, nowMs: number): Promise<void>
   /** Tells the courier's page, after COMMIT. */
@@ -189,8 +189,7 @@ export class CounterpartPayments {
     if (config === undefined) throw new KassaError('channel_unavailable', { param: 'saved_method', message: `No such channel: ${input.channel_id}` })
     const unavailable = unavailableFor(config, { merchant_id: input.merchant_id, amount: input.amount, currency: input.currency as CurrencyCode })
     if (unavailable !== undefined) throw new KassaError(unavailable.reason, { param: 'saved_method', message: unavailable.message })
-    const provider = this.providers.get(input.channel_id)
-    if (provider === undefined || !isQuickpayProvider(provider)) {
+    if (!this.paysAtDoor(input.channel_id)) {
       throw new KassaError('channel_unavailable', { param: 'saved_method', message: `${config.display_name} has no counterpart configured on this node.` })
     }
     await tx.execute(tx.builder.insertInto('channel_attempts').values({ ...input, ...unstartedAttempt(nowMs) }))
@@ -417,15 +416,13 @@ export class CounterpartPayments {
       }
       // Paid.
       if (attempt.delivery_code !== null) {
-        const doorEvent = await this.requireDoor().settleFromAttempt(tx, attempt, transferId, nowMs)
+        const doorEvent = await this.requireDoor().settleFromAttempt(tx, attempt, await this.feeOf(tx, attempt), transferId, nowMs)
         if (doorEvent !== undefined) {
           await this.updateAttempt(tx, attempt, { status: 'paid', provider_order_id, transfer_id: transferId, next_check_at: null })
           return { outcome: 'applied' as const, reason: null, refundId: null, doorEvent }
         }
       } else if (current) {
-        const config = await this.options.payments.channelConfig(tx, attempt.channel_id)
-        const fee = config?.fee_basis_points ?? (await this.options.payments.merchantFee(tx, payment.merchant_id))
-        const decision = decideCounterpartPaid(payment, { channel_id: attempt.channel_id, fee_basis_points: fee, transfer_id: transferId }, nowMs)
+        const decision = decideCounterpartPaid(payment, { channel_id: attempt.channel_id, fee_basis_points: await this.feeOf(tx, attempt), transfer_id: transferId }, nowMs)
         await this.ensureCounterpartAccounts(tx, payment, attempt.channel_id)
         await this.options.payments.applyDecision(tx, payment, decision, nowMs)
         await this.updateAttempt(tx, attempt, { status: 'paid', provider_order_id, transfer_id: transferId, next_check_at: null })
@@ -445,6 +442,12 @@ export class CounterpartPayments {
       )
       return { outcome: 'applied' as const, reason: null, refundId }
     })
+  }
+
+  /** The attempt's channel's own fee when operators set one, else its merchant's: checkout and door alike. */
+  private async feeOf(tx: Tx, attempt: ChannelAttemptRow): Promise<number> {
+    const config = await this.options.payments.channelConfig(tx, attempt.channel_id)
+    return config?.fee_basis_points ?? (await this.options.payments.merchantFee(tx, attempt.merchant_id))
   }
 
   private async afterApplied(applied: AppliedReport): Promise<void> {
@@ -688,17 +691,17 @@ export class CounterpartPayments {
   }
 
   /** Is another return of this attempt's late money pending or done? */
-  private async lateReturnUnderWay(db: Tx | Store['db'], attemptId: string, exceptRefundId: string): Promise<boolean> {
-    const builder = db instanceof Tx ? db.builder : db
-    const query = builder
-      .selectFrom('refunds')
-      .select('id')
-      .where('attempt_id', '=', attemptId)
-      .where('reason', '=', 'late_funds')
-      .where('status', 'in', ['pending', 'succeeded'])
-      .where('id', '!=', exceptRefundId)
-      .limit(1)
-    const rows = db instanceof Tx ? await db.execute(query) : await query.execute()
+  private async lateReturnUnderWay(tx: Tx, attemptId: string, exceptRefundId: string): Promise<boolean> {
+    const rows = await tx.execute(
+      tx.builder
+        .selectFrom('refunds')
+        .select('id')
+        .where('attempt_id', '=', attemptId)
+        .where('reason', '=', 'late_funds')
+        .where('status', 'in', ['pending', 'succeeded'])
+        .where('id', '!=', exceptRefundId)
+        .limit(1),
+    )
     return rows.length > 0
   }
 

@@ -233,16 +233,24 @@ export function decideRefund(payment: Payment, input: RefundInput, nowMs: number
   const refundable = refundAmount(payment, input.amount)
   if (!refundable.ok) return refundable
   const amount = refundable.value
+  const { next, transfer } = refundMovement(payment, amount, input.funding, 'single_phase', input.transfer_id, nowMs)
+  return { ok: true, value: { next, transfers: [transfer], events: ['payment.refunded'], amount } }
+}
+
+/**
+ * A refund's amount back from the merchant to where the money came from, and the payment with it
+ * counted as refunded: posted at once, or (`pending`) held until a counterpart confirms it.
+ */
+function refundMovement(payment: Payment, amount: bigint, credit: AccountRef, kind: 'single_phase' | 'pending', transferId: string, nowMs: number) {
   const transfer: TransferRequest = {
-    id: input.transfer_id,
-    kind: 'single_phase',
+    id: transferId,
+    kind,
     code: 'payment_refund',
     reference_id: payment.id,
     merchant_id: payment.merchant_id,
-    postings: [posting(merchantPayable(payment), 'debit', amount), posting(input.funding, 'credit', amount)],
+    postings: [posting(merchantPayable(payment), 'debit', amount), posting(credit, 'credit', amount)],
   }
-  const next = moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs)
-  return { ok: true, value: { next, transfers: [transfer], events: ['payment.refunded'], amount } }
+  return { next: moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs), transfer }
 }
 
 function providerReceivable(payment: Payment, channelId: string): AccountRef {
@@ -315,16 +323,8 @@ export function decideCounterpartRefund(payment: Payment, input: CounterpartRefu
   const refundable = refundAmount(payment, input.amount)
   if (!refundable.ok) return refundable
   const amount = refundable.value
-  const hold: TransferRequest = {
-    id: input.transfer_id,
-    kind: 'pending',
-    code: 'payment_refund',
-    reference_id: payment.id,
-    merchant_id: payment.merchant_id,
-    postings: [posting(merchantPayable(payment), 'debit', amount), posting(providerReceivable(payment, input.channel_id), 'credit', amount)],
-  }
-  const next = moved(payment, 'succeeded', { amount_refunded: payment.amount_refunded + amount }, nowMs)
-  return { ok: true, value: { next, transfers: [hold], events: [], amount } }
+  const { next, transfer } = refundMovement(payment, amount, providerReceivable(payment, input.channel_id), 'pending', input.transfer_id, nowMs)
+  return { ok: true, value: { next, transfers: [transfer], events: [], amount } }
 }
 
 /**

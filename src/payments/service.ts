@@ -262,17 +262,7 @@ export class PaymentService {
       if (!decided.ok) throw decided.error
       await this.ensureAccounts(tx, payment, funding)
       await this.apply(tx, payment, decided.value, nowMs)
-      const refund: RefundRecord = {
-        id: refundId,
-        merchant_id: merchant.id,
-        payment_id: payment.id,
-        amount: decided.value.amount,
-        currency: payment.currency,
-        status: 'succeeded',
-        reason: input.reason,
-        metadata: JSON.stringify(input.metadata),
-        created_at: BigInt(nowMs),
-      }
+      const refund = refundRecord(refundId, payment, decided.value.amount, 'succeeded', input, nowMs)
       await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: null, next_check_at: null, provider_refund_id: null, failure_code: null })
       await recordEvent(tx, { merchant_id: merchant.id, type: 'refund.succeeded', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
       return { status: 200, body: refundView(refund) }
@@ -300,17 +290,7 @@ export class PaymentService {
     if (!decided.ok) throw decided.error
     await this.ensureAccounts(tx, payment, { code: 'provider_receivable', owner_id: attempt.channel_id, currency: payment.currency })
     await this.apply(tx, payment, decided.value, nowMs)
-    const refund: RefundRecord = {
-      id: refundId,
-      merchant_id: payment.merchant_id,
-      payment_id: payment.id,
-      amount: decided.value.amount,
-      currency: payment.currency,
-      status: 'pending',
-      reason: input.reason,
-      metadata: JSON.stringify(input.metadata),
-      created_at: BigInt(nowMs),
-    }
+    const refund = refundRecord(refundId, payment, decided.value.amount, 'pending', input, nowMs)
     // Checked again soon if the counterpart's answer is lost.
     await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null })
     await recordEvent(tx, { merchant_id: payment.merchant_id, type: 'refund.created', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
@@ -538,4 +518,16 @@ export class PaymentService {
   private event(tx: Tx, payment: Payment, type: string, nowMs: number): Promise<string> {
     return recordEvent(tx, { merchant_id: payment.merchant_id, type, object_id: payment.id, data: paymentView(payment) }, nowMs, this.notifyCommitted)
   }
+}
+
+/** A refund of `amount` on the payment, as recorded and shown. */
+function refundRecord(
+  id: string,
+  payment: Payment,
+  amount: bigint,
+  status: RefundRecord['status'],
+  input: { readonly reason: string | null; readonly metadata: Readonly<Record<string, string>> },
+  nowMs: number,
+): RefundRecord {
+  return { id, merchant_id: payment.merchant_id, payment_id: payment.id, amount, currency: payment.currency, status, reason: input.reason, metadata: JSON.stringify(input.metadata), created_at: BigInt(nowMs) }
 }
