@@ -104,6 +104,11 @@ export type AcquirerOptions = {
   acquirerId?: string
 }
 
+/** ISO 8583 repeats differ from their original only in the MTI's last digit. */
+function isRepeat(message: Iso8583Message): boolean {
+  return message.mti.endsWith('1')
+}
+
 function amountField(amount: bigint): string {
   return amount.toString().padStart(12, '0')
 }
@@ -278,6 +283,8 @@ export class Acquirer {
   private async exchangeOnce(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
     const sent = message.fields[11] === undefined ? await this.options.link.send(message, { timeoutMs: this.timeoutMs }) : await this.options.link.sendStamped(message, { timeoutMs: this.timeoutMs })
     if (sent.outcome === 'link_down' || sent.outcome === 'not_sent') {
+      // A repeat that did not leave says nothing of its original, which did: the row stays pending.
+      if (isRepeat(message)) return { outcome: 'not_sent', transaction }
       return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined) }
     }
     const trace = { stan: sent.request.fields[11] ?? null, rrn: sent.request.fields[37] ?? null, transmitted_at: sent.request.fields[7] ?? null }

@@ -59,6 +59,28 @@ describe('scheme link: matching many requests on one connection', () => {
     }
   })
 
+  it('refuses a repeat (0221) while its original is still awaiting its answer, keeping the STAN held; sends it once the original settled', async () => {
+    const harness = await startHarness()
+    try {
+      const { link, scheme } = harness
+      scheme.setFaults([{ action: 'delay', delayMs: 100 }])
+      const stamped = link.stamp(purchase(approvePan, { mti: '0220' }))
+      const original = link.sendStamped(stamped)
+      const repeat = { mti: '0221', fields: stamped.fields }
+      const early = await link.sendStamped(repeat)
+      assert.equal(early.outcome, 'not_sent')
+      assert.equal(early.outcome === 'not_sent' ? early.reason : '', 'original_in_flight')
+      const answered = await original
+      assert.equal(answered.outcome, 'answered')
+      scheme.setFaults([])
+      const later = await link.sendStamped(repeat)
+      assert.equal(later.outcome, 'answered')
+      assert.equal(later.outcome === 'answered' ? later.message.fields[11] : '', stamped.fields[11])
+    } finally {
+      await harness.close()
+    }
+  })
+
   it('asserts that callers leave the STAN to the link', async () => {
     const harness = await startHarness()
     try {

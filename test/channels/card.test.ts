@@ -195,18 +195,21 @@ for (const dialect of DIALECTS) {
       assert.equal(authorized.status, 'requires_capture')
       const realSend = link.sendStamped
       // The advice leaves and the scheme books it; the process stops before it reads the answer.
+      let answered: Promise<unknown> | undefined
       link.sendStamped = (message, options) => {
-        void realSend(message, options)
+        answered = realSend(message, options)
         return new Promise(() => undefined)
       }
       void shop.api.post(`/v1/payments/${authorized.id}/capture`, { amount_to_capture: 7_000 }, { 'idempotency-key': `hang-cap-${authorized.id}` })
       let pending: { id: string } | undefined
-      for (let waited = 0; pending === undefined && waited < 5_000; waited += 20) {
+      for (let waited = 0; (pending === undefined || answered === undefined) && waited < 5_000; waited += 20) {
         await new Promise((resolve) => setTimeout(resolve, 20))
         pending = await kassa.store.db.selectFrom('card_transactions').select('id').where('kind', '=', 'capture').where('amount', '=', 7_000n).where('status', '=', 'pending').where('stan', 'is not', null).executeTakeFirst()
       }
       link.sendStamped = realSend
       assert.ok(pending, 'the advice was recorded with its STAN before it left')
+      assert.ok(answered)
+      await answered
       // Minutes later the worker repeats it (0221): the scheme answers as it did, the capture is booked once.
       assert.equal(await cards.recoverCaptures(0), 1)
       const payment: Json = (await shop.api.get(`/v1/payments/${authorized.id}`)).json()

@@ -45,7 +45,7 @@ export type SendResult =
   /** Not sent: there is no connection. */
   | { readonly outcome: 'link_down' }
   /** Not sent: too many requests in flight, or the message does not encode (the detail names the field). */
-  | { readonly outcome: 'not_sent'; readonly reason: 'in_flight_max' | 'message_invalid'; readonly detail: string }
+  | { readonly outcome: 'not_sent'; readonly reason: 'in_flight_max' | 'message_invalid' | 'original_in_flight'; readonly detail: string }
 
 export type ReversalResult =
   | { readonly acknowledged: true; readonly attempts: number; readonly request: Iso8583Message; readonly message: Iso8583Message }
@@ -262,7 +262,11 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     assert(responseMti !== undefined, `link: ${request.mti} is not a request or advice`)
     const stan = request.fields[11] ?? ''
     const key = `${responseMti}:${stan}`
-    assert(!pending.has(key), `link: STAN ${stan} is already awaiting a ${responseMti}`)
+    if (pending.has(key)) {
+      // A repeat (0221, 0401) of a request this link still awaits: the original's answer will do.
+      assert(request.mti.endsWith('1'), `link: STAN ${stan} is already awaiting a ${responseMti}`)
+      return Promise.resolve({ outcome: 'not_sent', reason: 'original_in_flight', detail: `STAN ${stan} is still awaiting its ${responseMti}` })
+    }
     const encoded = encodeMessage(request, { encoding: 'ascii' })
     if (!encoded.ok) return Promise.resolve({ outcome: 'not_sent', reason: 'message_invalid', detail: encoded.error.message })
     return new Promise<SendResult>((resolve) => {
@@ -303,7 +307,8 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     assert(stan !== undefined, 'link: sendStamped takes a message stamp() made')
     const result = await transmit(message, sendOptions.timeoutMs ?? requestTimeoutMs)
     // Never left: the STAN stamp() held is free again (one that left is freed when it settles).
-    if (result.outcome === 'link_down' || result.outcome === 'not_sent') stansInFlight.delete(stan)
+    const neverLeft = result.outcome === 'link_down' || (result.outcome === 'not_sent' && result.reason !== 'original_in_flight')
+    if (neverLeft) stansInFlight.delete(stan)
     return result
   }
 
