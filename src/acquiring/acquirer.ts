@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js'
 import { currency as currencyOf, type CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
+import { assert } from '../domain/assert.js'
 import { newId } from '../domain/ids.js'
 import { accountId, type AccountRef } from '../ledger/accounts.js'
 import { ensureAccount, postTransfer } from '../ledger/journal.js'
@@ -102,6 +103,24 @@ export type AcquirerOptions = {
   reversalAttemptsMax?: number
   /** Field 32 as the link sends it, so field 90 names originals exactly. */
   acquirerId?: string
+}
+
+/**
+ * A refund reserves its amount on the card transaction it refunds when it is recorded. When the
+ * refund leaves `pending` other than approved, the reservation goes back, in that same transaction:
+ * the status change happens once, so the amount comes back once.
+ */
+export async function releaseRefundReservation(tx: Tx, refund: CardTransactionRow, nowMs: number): Promise<void> {
+  if (refund.kind !== 'refund' || refund.original_id === null) return
+  const [released] = await tx.execute(
+    tx.builder
+      .updateTable('card_transactions')
+      .set((eb) => ({ amount_refunded: eb('amount_refunded', '-', refund.amount), version: eb('version', '+', 1n), updated_at: nowMs }))
+      .where('id', '=', refund.original_id)
+      .where('amount_refunded', '>=', refund.amount)
+      .returning('id'),
+  )
+  assert(released !== undefined, `refund ${refund.id}: its original ${refund.original_id} holds less reserved than it`)
 }
 
 /** ISO 8583 repeats differ from their original only in the MTI's last digit. */
@@ -254,18 +273,14 @@ export class Acquirer {
       const card = await revealCard(tx, this.options.masterKey, original.card_id)
       // The refund's amount is reserved on the original now, so two refunds at once cannot both pass.
       await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_refunded: original.amount_refunded + refundAmount, version: original.version + 1n, updated_at: nowMs }).where('id', '=', original.id).where('version', '=', original.version))
-      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount, ...(referenceId === undefined ? {} : { reference_id: referenceId }) }, nowMs)
-      return { transaction: created, message: this.followUp(original, card.pan, '0200', '200000', refundAmount, false) }
+      // Stamped and recorded before it leaves: one a stopped process sent is reversed by the sweeper.
+      const stamped = this.options.link.stamp(this.followUp(original, card.pan, '0200', '200000', refundAmount, false))
+      const trace = { stan: stamped.fields[11] ?? null, rrn: stamped.fields[37] ?? null, transmitted_at: stamped.fields[7] ?? null }
+      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount, ...trace, ...(referenceId === undefined ? {} : { reference_id: referenceId }) }, nowMs)
+      return { transaction: created, message: stamped }
     })
-    const outcome = await this.exchange(transaction, message, 0)
-    if (outcome.outcome !== 'approved') {
-      // Not refunded after all: give the reserved amount back.
-      await this.store.writer.submit(async (tx) => {
-        const original = await this.load(tx, merchantId, originalId)
-        await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_refunded: original.amount_refunded - transaction.amount, version: original.version + 1n, updated_at: this.now() }).where('id', '=', original.id))
-      })
-    }
-    return outcome
+    // Not refunded after all (declined, not sent, reversed): finish gives the reserved amount back.
+    return this.exchange(transaction, message, 0)
   }
 
   async transaction(merchantId: string, id: string): Promise<CardTransactionRow | undefined> {
@@ -325,6 +340,7 @@ export class Acquirer {
         return now
       }
       if (posts) await this.post(tx, row, transferId, feeTransferId, feeBasisPoints, nowMs)
+      if (status !== 'approved' && status !== 'pending') await releaseRefundReservation(tx, row, nowMs)
       return row
     })
   }

@@ -1,10 +1,12 @@
 /**
  * Reversals the scheme has not acknowledged yet are owed: a row says `reversal_pending` until an
  * 0410 comes. The sweeper sends them again, every `everyMs`, oldest first, until each is
- * acknowledged, so a sale whose answer was lost is never left charged at the issuer.
+ * acknowledged, so a sale whose answer was lost is never left charged at the issuer, and a refund
+ * whose answer was lost is never left paid to the card while Kassa counts it as not made.
  */
 import { systemClock, type Clock } from '../domain/clock.js'
 import type { Store } from '../store/store.js'
+import { releaseRefundReservation } from './acquirer.js'
 import type { CardReverser } from './pos-host/reversal.js'
 
 export type ReversalSweeper = {
@@ -19,7 +21,7 @@ export function reversalSweeper(options: {
   readonly reverse: CardReverser
   readonly clock?: Clock
   /**
-   * A sale or authorization still `pending` this long after its last change was sent and never
+   * A sale, authorization or refund still `pending` this long after its last change was sent and never
    * heard of again (the process stopped while it waited): owed a reversal. Longer than any
    * exchange takes, its own reversal attempts included. 5 minutes by default.
    */
@@ -38,18 +40,21 @@ export function reversalSweeper(options: {
   /** Requests left in flight by a stopped process: their outcome is unknown, so they are reversed. */
   async function adoptStale(): Promise<void> {
     const nowMs = clock.now()
-    const stale = await options.store.writer.submit((tx) =>
-      tx.execute(
+    const stale = await options.store.writer.submit(async (tx) => {
+      const adopted = await tx.execute(
         tx.builder
           .updateTable('card_transactions')
           .set((eb) => ({ status: 'reversal_pending', version: eb('version', '+', 1n), updated_at: nowMs }))
           .where('status', '=', 'pending')
-          .where('kind', 'in', ['sale', 'authorization'])
+          .where('kind', 'in', ['sale', 'authorization', 'refund'])
           .where('stan', 'is not', null)
           .where('updated_at', '<', BigInt(nowMs - staleMs))
-          .returning('id'),
-      ),
-    )
+          .returningAll(),
+      )
+      // A refund reversed is a refund not made: its amount is refundable again, as when declined.
+      for (const row of adopted) await releaseRefundReservation(tx, row, nowMs)
+      return adopted
+    })
     for (const row of stale) options.logger?.warn({ card_transaction: row.id }, 'a card request was left in flight (the process stopped): reversing it')
   }
 

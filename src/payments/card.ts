@@ -38,6 +38,8 @@ const captureRecoveryAfterMs = 10 * 60_000
 
 /** A card refund still `sending` this long after its claim was claimed by a process that stopped (an exchange takes far less). */
 const refundRecoveryAfterMs = 10 * 60_000
+/** A refund whose card request is still in flight (or left so by a stopped process) is looked at again this much later. */
+const refundLookAgainMs = 60_000
 
 const networkTrouble: Readonly<Record<string, { code: string; message: string }>> = {
   reversed: { code: 'card_network_timeout', message: 'The card network did not answer in time; the request was reversed and nothing was charged. Try again.' },
@@ -296,8 +298,9 @@ export class CardPayments {
   /**
    * A card refund the worker found still `sending` long after it was claimed: the process that
    * claimed it stopped. Never sent (no card row for it): sent now. Answered (its card row says
-   * how): settled with that answer. Sent with no answer recorded: left for an operator, since a
-   * card refund cannot be asked about at the scheme and sending it again could pay it twice.
+   * how): settled with that answer. Sent with no answer recorded: never sent again (that could pay
+   * it twice); the reversal sweeper reverses it at the scheme, and a later look settles it as failed,
+   * its amount refundable again.
    */
   async recoverRefund(refundId: string): Promise<void> {
     const refund = await this.options.store.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst()
@@ -314,8 +317,9 @@ export class CardPayments {
     }
     const outcome = cardOutcomeOf(card)
     if (outcome === undefined) {
-      this.options.logger.error({ refund: refund.id, card_transaction: card.id }, 'a card refund was sent by a process that stopped before its answer: an operator must settle it from the scheme report')
-      await this.options.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: null, updated_at: this.now() }).where('id', '=', refund.id)))
+      this.options.logger.warn({ refund: refund.id, card_transaction: card.id }, 'a card refund was sent by a process that stopped before its answer: waiting for the reversal sweeper')
+      const later = this.now() + refundLookAgainMs
+      await this.options.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: later, updated_at: this.now() }).where('id', '=', refund.id)))
       return
     }
     await this.settleRefund(refund.merchant_id, refund, outcome)

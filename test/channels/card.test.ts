@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Acquirer } from '../../src/acquiring/acquirer.js'
 import { cardReverser } from '../../src/acquiring/pos-host/reversal.js'
+import { reversalSweeper } from '../../src/acquiring/reversal-sweeper.js'
 import { openSchemeLink, type SchemeLink } from '../../src/acquiring/scheme-link/index.js'
 import { startSchemeSimulator, testCards, type SchemeSimulator } from '../../sim/scheme/index.js'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
@@ -163,6 +164,54 @@ for (const dialect of DIALECTS) {
       assert.equal(payment.amount_refunded, 3_000)
       const cardRefunds = await kassa.store.db.selectFrom('card_transactions').select('amount').where('kind', '=', 'refund').where('reference_id', 'in', [neverSent.id, answered.id]).where('status', '=', 'approved').execute()
       assert.deepEqual(cardRefunds.map((r) => r.amount).sort(), [1_000n, 2_000n])
+      await assertLedgerSound(kassa)
+    })
+
+    it('a refund a stopped process sent without recording the answer is reversed at the scheme, never sent twice; it fails and can be made again', async () => {
+      const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
+      const sale = (await pay(await tokenize(testCards.approve.pan), 6_000)).json()
+      assert.equal(sale.status, 'succeeded')
+      const before = issuer()
+      const realSend = link.sendStamped
+      // The refund leaves and the scheme pays it to the card; the process stops before it reads the answer.
+      let answered: Promise<unknown> | undefined
+      link.sendStamped = (message, options) => {
+        answered = realSend(message, options)
+        return new Promise(() => undefined)
+      }
+      void shop.api.post('/v1/refunds', { payment: sale.id, amount: 2_500 }, { 'idempotency-key': `lost-refund-${sale.id}` })
+      const cardRefund = () => kassa.store.db.selectFrom('card_transactions').selectAll().where('kind', '=', 'refund').where('amount', '=', 2_500n).where('merchant_id', '=', shop.id).executeTakeFirst()
+      for (let waited = 0; ((await cardRefund())?.stan ?? null) === null || answered === undefined; waited += 20) {
+        assert.ok(waited < 5_000, 'the refund was recorded with its STAN before it left')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      link.sendStamped = realSend
+      await answered
+      assert.equal(issuer(), before + 2_500n, 'the scheme paid the refund to the card')
+      const refundRow = () => kassa.store.db.selectFrom('refunds').selectAll().where('payment_id', '=', sale.id).executeTakeFirstOrThrow()
+      const workerLooks = async () => {
+        await kassa.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: 0n }).where('payment_id', '=', sale.id)))
+        await kassa.counterparts.checkDue()
+      }
+      // The worker looks while the request is still in flight: it neither sends it again nor settles it.
+      await workerLooks()
+      assert.equal((await refundRow()).status, 'pending')
+      assert.equal(issuer(), before + 2_500n)
+      // Minutes later the sweeper reverses it at the scheme: the card gives the refund back.
+      const reverse = cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 800, reversalAttemptsMax: 3 })
+      await reversalSweeper({ store: kassa.store, reverse, clock: { now: () => kassa.clock.now() + 6 * 60_000 } }).sweepOnce()
+      assert.equal((await cardRefund())?.status, 'reversed')
+      assert.equal(issuer(), before, 'the refund undone at the card')
+      // The worker's next look settles the refund as failed, and the whole amount can be refunded again.
+      await workerLooks()
+      const failed = await refundRow()
+      assert.equal(failed.status, 'failed')
+      assert.equal(failed.failure_code, 'reversed')
+      assert.equal((await shop.api.get(`/v1/payments/${sale.id}`)).json().amount_refunded, 0)
+      const again = await shop.api.post('/v1/refunds', { payment: sale.id, amount: 6_000 }, { 'idempotency-key': `refund-again-${sale.id}` })
+      assert.equal(again.statusCode, 200, again.body)
+      assert.equal(again.json().status, 'succeeded')
+      assert.equal(issuer(), before + 6_000n, 'the card got the refund once')
       await assertLedgerSound(kassa)
     })
 

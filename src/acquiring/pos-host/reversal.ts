@@ -7,8 +7,8 @@
  * tables and the link's public API so the move is a cut and paste. The steps:
  *
  * 1. In one transaction: load the card transaction (locked); decide. Only a `sale` or
- *    `authorization` that is `approved` (nothing refunded or captured of it), or already
- *    `reversal_pending`, is sent; an approved one becomes `reversal_pending` first (intent before the
+ *    `authorization` that is `approved` (nothing refunded or captured of it), or one already
+ *    `reversal_pending`, or a `refund` owed a reversal (`reversal_pending`: its answer was lost), is sent; an approved one becomes `reversal_pending` first (intent before the
  *    message), so a crash leaves a row that says a reversal is owed.
  * 2. `link.reverse(original)`: 0400 with field 90 naming the original as it was sent (fields 7, 11,
  *    32), repeated as 0401 until the scheme answers 0410.
@@ -79,7 +79,9 @@ export function cardReverser(options: CardReverserOptions): CardReverser {
     store.writer.submit(async (tx): Promise<Decision> => {
       const nowMs = clock.now()
       const row = await load(tx, merchantId, transactionId)
-      if (row.kind !== 'sale' && row.kind !== 'authorization') return { done: { outcome: 'not_reversible', transaction: row, reason: 'not_a_payment' } }
+      // A refund is reversed only when it is owed: its answer was lost (a timeout, a stopped process).
+      const owedRefund = row.kind === 'refund' && row.status === 'reversal_pending'
+      if (row.kind !== 'sale' && row.kind !== 'authorization' && !owedRefund) return { done: { outcome: 'not_reversible', transaction: row, reason: 'not_a_payment' } }
       switch (row.status) {
         case 'declined':
         case 'not_sent':
@@ -113,7 +115,7 @@ export function cardReverser(options: CardReverserOptions): CardReverser {
       const card = await revealCard(tx, masterKey, row.card_id)
       const fields: Record<number, string> = {
         2: card.pan,
-        3: '000000',
+        3: row.kind === 'refund' ? '200000' : '000000',
         4: row.amount.toString().padStart(12, '0'),
         7: row.transmitted_at,
         11: row.stan,
