@@ -60,10 +60,10 @@ export type OutboxEvent = {
  * Records an event in the caller's transaction (the outbox) and queues one delivery per webhook
  * endpoint of the merchant that listens to its type. The delivery worker sends them after commit.
  */
-export async function recordEvent(tx: Tx, event: OutboxEvent, nowMs: number, onRecorded?: () => void): Promise<string> {
+export async function recordEvent(tx: Tx, event: OutboxEvent, nowMs: number, onDeliveriesQueued?: () => void): Promise<string> {
   const q = queries(tx)
   const id = newId('event', nowMs)
-  await tx.run(q.insertEvent, {
+  tx.defer(q.insertEvent, {
     id,
     merchant_id: event.merchant_id,
     type: event.type,
@@ -71,7 +71,7 @@ export async function recordEvent(tx: Tx, event: OutboxEvent, nowMs: number, onR
     data: toJson({ id, object: 'event', type: event.type, created_at: new Date(nowMs).toISOString(), data: { object: event.data } }),
     now: nowMs,
   })
-  await tx.run(q.insertDeliveries, {
+  tx.defer(q.insertDeliveries, {
     // Delivery ids are the event's time-ordered suffix per endpoint: unique, and sortable like other ids.
     delivery_prefix: `whd_${id.slice(4)}_`,
     event_id: id,
@@ -83,7 +83,9 @@ export async function recordEvent(tx: Tx, event: OutboxEvent, nowMs: number, onR
     enabled: 'enabled',
     any_pattern: '%"*"%',
     type_pattern: `%"${event.type}"%`,
+  }, (queued) => {
+    // Only a queued delivery needs the worker woken; an event no endpoint listens to leaves it asleep.
+    if (onDeliveriesQueued !== undefined && queued > 0) tx.afterCommit(onDeliveriesQueued)
   })
-  if (onRecorded !== undefined) tx.afterCommit(onRecorded)
   return id
 }

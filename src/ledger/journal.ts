@@ -202,7 +202,8 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
   if (decision.result !== 'ok') return decision.result
   const { plan } = decision
 
-  await tx.run(q.insertTransfer, {
+  // The writes are queued (Tx.defer): the next read, or the unit's end, sends them, in one round trip on PostgreSQL.
+  tx.defer(q.insertTransfer, {
     id: request.id,
     kind: request.kind,
     pending_id: request.kind === 'post_pending' || request.kind === 'void_pending' ? request.pending_id : null,
@@ -222,7 +223,7 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
     legs[`amount${leg}`] = posting.amount
     legs[`currency${leg}`] = posting.currency
   })
-  if (plan.postings.length > 0) await tx.run(q.insertPostings(plan.postings.length), legs)
+  if (plan.postings.length > 0) tx.defer(q.insertPostings(plan.postings.length), legs)
   const deltas = [...plan.deltas]
   const moves: Record<string, unknown> = {}
   deltas.forEach(([id, delta], index) => {
@@ -237,8 +238,9 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
   if (deltas.length > 0) {
     // Each account's row changes only if it still holds the balances read above; then it holds
     // exactly the ones computed. Fewer rows changed means a balance moved under us: a bug.
-    const changed = await tx.change(q.updateBalances(deltas.length), moves)
-    assert(changed === deltas.length, `transfer ${request.id}: ${deltas.length - changed} account balances moved between read and write`)
+    tx.defer(q.updateBalances(deltas.length), moves, (changed) =>
+      assert(changed === deltas.length, `transfer ${request.id}: ${deltas.length - changed} account balances moved between read and write`),
+    )
   }
   return 'ok'
 }

@@ -189,7 +189,7 @@ export class PaymentService {
       // Validate the method before anything is written, so a bad one leaves no payment behind.
       const confirmInput = input.confirm ? await this.confirmInput(tx, merchant, payment, input.payment_method, transferId) : undefined
       if (confirmInput === undefined) {
-        await tx.run(queries(tx).insertPayment, payment)
+        tx.defer(queries(tx).insertPayment, payment)
         await this.event(tx, payment, 'payment.created', nowMs)
         return { status: 200, body: paymentView(payment) }
       }
@@ -507,7 +507,7 @@ export class PaymentService {
     }
     if (row === 'not_written') {
       assert(decision.next.id === before.id && decision.next.version === before.version + 1n, `payment ${before.id}: a first write is one move on from its creation`)
-      await tx.run(queries(tx).insertPayment, decision.next)
+      tx.defer(queries(tx).insertPayment, decision.next)
     } else {
       const updated = await tx.change(queries(tx).updatePayment, { ...decision.next, expected_version: before.version })
       if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)

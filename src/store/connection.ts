@@ -7,10 +7,19 @@ export interface SqlConnection {
   query(sqlText: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]>
   /** Runs one statement that returns no rows (an UPDATE without RETURNING); answers how many rows it changed. */
   change(sqlText: string, parameters: readonly unknown[]): Promise<number>
+  /**
+   * Runs writes that return no rows, in order, as if one after another; answers how many rows each
+   * changed. An engine across a network sends them in one round trip.
+   */
+  changeMany(writes: readonly QueuedWrite[]): Promise<number[]>
   /** Runs a statement without parameters or result, such as BEGIN or SAVEPOINT. */
   exec(sqlText: string): Promise<void>
+  /** Runs such statements in order; an engine across a network sends them in one round trip. */
+  execAll(sqlTexts: readonly string[]): Promise<void>
   close(): Promise<void>
 }
+
+export type QueuedWrite = { readonly sqlText: string; readonly parameters: readonly unknown[] }
 
 /** Engines bind neither booleans nor undefined; we store neither, but a stray one must not crash a batch. */
 export function normalizeParameter(value: unknown): unknown {

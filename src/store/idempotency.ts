@@ -92,7 +92,7 @@ export async function runIdempotent(
     body = JSON.stringify(error.toJSON())
   }
   if (request.key !== undefined) {
-    await tx.run(q.insert, {
+    tx.defer(q.insert, {
       principal_id: request.principal_id,
       key: request.key,
       request_hash: request.request_hash,

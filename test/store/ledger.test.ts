@@ -8,6 +8,8 @@ import { ensureAccount, postTransfer } from '../../src/ledger/journal.js'
 import { availableCredit, type Balances, type Posting, type TransferRequest, type TransferResult } from '../../src/ledger/transfer.js'
 import { verifyLedger } from '../../src/ledger/verify.js'
 import { appendOnlyTables } from '../../src/store/migrations/0001_core.js'
+import { param, prepare } from '../../src/store/prepared.js'
+import type { Tx } from '../../src/store/writer.js'
 import type { Kassa } from '../../src/kassa.js'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
 import { accountBalance, assertLedgerSound, seedMerchant, seedShopper } from '../helpers/factories.js'
@@ -461,6 +463,34 @@ for (const dialect of DIALECTS) {
       assert.equal(await post(kassa, topUpOf(fresh, 700n)), 'ok')
       assert.deepEqual(await balancesOf(kassa, fresh.wallet), balances({ credits_posted: 700n }))
       await assertLedgerSound(kassa)
+    })
+
+    it('queued writes run before the unit reads again and when it ends, each heard with its count; a failing one fails its unit alone', async () => {
+      const insertEvent = prepare(kassa.store.db, (db) =>
+        db.insertInto('events').values({ id: param('id'), merchant_id: param('merchant_id'), type: param('type'), object_id: param('object_id'), data: param('data'), created_at: param('now') }),
+      )
+      const event = (id: string) => ({ id, merchant_id: 'mch_queued', type: 'test.queued', object_id: id, data: '{}', now: 1n })
+      const countOf = async (tx: Tx, id: string) => (await tx.execute(tx.builder.selectFrom('events').select('id').where('id', '=', id))).length
+      const [a, b, c, d] = [newId('event', 1), newId('event', 2), newId('event', 3), newId('event', 4)]
+      const heard: number[] = []
+      const outcomes = await Promise.allSettled([
+        kassa.store.writer.submit(async (tx) => {
+          tx.defer(insertEvent, event(a), (changed) => heard.push(changed))
+          tx.defer(insertEvent, event(b), (changed) => heard.push(changed))
+          const seen = await countOf(tx, b) // the read runs the queue first: the unit sees its own writes
+          tx.defer(insertEvent, event(c), (changed) => heard.push(changed))
+          return seen
+        }),
+        kassa.store.writer.submit(async (tx) => {
+          tx.defer(insertEvent, event(d))
+          tx.defer(insertEvent, event(a)) // already there: fails when the queue runs, at this unit's end
+        }),
+      ])
+      assert.deepEqual(outcomes[0], { status: 'fulfilled', value: 1 })
+      assert.equal(outcomes[1]?.status, 'rejected')
+      assert.deepEqual(heard, [1, 1, 1])
+      const stored = await kassa.store.db.selectFrom('events').select('id').where('id', 'in', [a, b, c, d]).orderBy('id').execute()
+      assert.deepEqual(stored.map((row) => row.id), [a, b, c], 'the failed unit left nothing, its first queued write included')
     })
 
     it('units of one batch see each other in submission order', async () => {

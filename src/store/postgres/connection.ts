@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
-import type { SqlConnection } from '../connection.js'
+import { assert } from '../../domain/assert.js'
+import type { QueuedWrite, SqlConnection } from '../connection.js'
 import { normalizeParameter } from '../connection.js'
 
 // int8 → bigint on every connection of this process: amounts and times never pass through a double.
@@ -58,8 +59,39 @@ export class PostgresConnection implements SqlConnection {
     return result.rowCount ?? 0
   }
 
+  /**
+   * Several writes in one round trip (PERFORMANCE.md lever 3): one statement whose data-modifying
+   * CTEs are the writes, each counting its rows. PostgreSQL runs every CTE of a statement to the
+   * end on one snapshot, and checks foreign keys at the end of the statement, so a child row may
+   * come before its parent. The writes must not touch the same row twice (the writer's callers
+   * queue only inserts and updates of rows they read just before, see Tx.defer).
+   */
+  async changeMany(writes: readonly QueuedWrite[]): Promise<number[]> {
+    const [only] = writes
+    if (only === undefined) return []
+    if (writes.length === 1) return [await this.change(only.sqlText, only.parameters)]
+    const parts: string[] = []
+    const values: unknown[] = []
+    for (const [index, write] of writes.entries()) {
+      // Placeholders are renumbered into one list; a statement with literals or RETURNING is not one we queue.
+      assert(!write.sqlText.includes("'") && !/\breturning\b/i.test(write.sqlText), `a queued write must be a plain prepared statement: ${write.sqlText}`)
+      const offset = values.length
+      parts.push(`w${index} as (${write.sqlText.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)} returning 1)`)
+      values.push(...write.parameters)
+    }
+    const counts = writes.map((_, index) => `(select count(*) from w${index}) as c${index}`).join(', ')
+    const rows = await this.query(`with ${parts.join(', ')} select ${counts}`, values)
+    const row = rows[0] ?? {}
+    return writes.map((_, index) => Number(row[`c${index}`] as bigint))
+  }
+
   async exec(sqlText: string): Promise<void> {
     await this.client.query(sqlText)
+  }
+
+  async execAll(sqlTexts: readonly string[]): Promise<void> {
+    // The simple query protocol takes several statements in one message, run in order.
+    await this.client.query(sqlTexts.join('; '))
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import Sqlite from 'better-sqlite3'
-import type { SqlConnection } from '../connection.js'
+import type { QueuedWrite, SqlConnection } from '../connection.js'
 import { normalizeParameter } from '../connection.js'
 
 /**
@@ -58,8 +58,17 @@ export class SqliteConnection implements SqlConnection {
     return this.statement(sqlText).run(...parameters.map(normalizeParameter)).changes
   }
 
+  async changeMany(writes: readonly QueuedWrite[]): Promise<number[]> {
+    // In process, a statement costs no round trip: one after another is as fast as it gets.
+    return writes.map((write) => this.statement(write.sqlText).run(...write.parameters.map(normalizeParameter)).changes)
+  }
+
   async exec(sqlText: string): Promise<void> {
     this.statement(sqlText).run()
+  }
+
+  async execAll(sqlTexts: readonly string[]): Promise<void> {
+    for (const sqlText of sqlTexts) this.statement(sqlText).run()
   }
 
   async close(): Promise<void> {
