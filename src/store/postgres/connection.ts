@@ -16,12 +16,31 @@ export function postgresConfig(options: PostgresOptions): pg.ClientConfig {
   }
 }
 
+const combinedCacheMax = 256
+
+/** Writes as one statement: each a CTE counting its rows, placeholders renumbered into one list. */
+function combinedWrites(writes: readonly QueuedWrite[]): string {
+  const parts: string[] = []
+  let offset = 0
+  for (const [index, write] of writes.entries()) {
+    // A statement with literals or its own RETURNING is not one the writer's callers queue.
+    assert(!write.sqlText.includes("'") && !/\breturning\b/i.test(write.sqlText), `a queued write must be a plain prepared statement: ${write.sqlText}`)
+    const base = offset
+    parts.push(`w${index} as (${write.sqlText.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`)} returning 1)`)
+    offset += write.parameters.length
+  }
+  const counts = writes.map((_, index) => `(select count(*) from w${index}) as c${index}`).join(', ')
+  return `with ${parts.join(', ')} select ${counts}`
+}
+
 /**
  * One dedicated connection for the writer. Statements are prepared once per connection by name,
  * so the hot path sends only parameters.
  */
 export class PostgresConnection implements SqlConnection {
   private readonly names = new Map<string, string>()
+  /** The statement for each sequence of queued writes met so far: a unit's sequence repeats. */
+  private readonly combined = new Map<string, string>()
 
   constructor(private readonly client: pg.Client) {}
 
@@ -70,17 +89,14 @@ export class PostgresConnection implements SqlConnection {
     const [only] = writes
     if (only === undefined) return []
     if (writes.length === 1) return [await this.change(only.sqlText, only.parameters)]
-    const parts: string[] = []
-    const values: unknown[] = []
-    for (const [index, write] of writes.entries()) {
-      // Placeholders are renumbered into one list; a statement with literals or RETURNING is not one we queue.
-      assert(!write.sqlText.includes("'") && !/\breturning\b/i.test(write.sqlText), `a queued write must be a plain prepared statement: ${write.sqlText}`)
-      const offset = values.length
-      parts.push(`w${index} as (${write.sqlText.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)} returning 1)`)
-      values.push(...write.parameters)
+    const key = writes.map((write) => write.sqlText).join('\u0000')
+    let combined = this.combined.get(key)
+    if (combined === undefined) {
+      combined = combinedWrites(writes)
+      if (this.combined.size >= combinedCacheMax) this.combined.clear()
+      this.combined.set(key, combined)
     }
-    const counts = writes.map((_, index) => `(select count(*) from w${index}) as c${index}`).join(', ')
-    const rows = await this.query(`with ${parts.join(', ')} select ${counts}`, values)
+    const rows = await this.query(combined, writes.flatMap((write) => write.parameters))
     const row = rows[0] ?? {}
     return writes.map((_, index) => Number(row[`c${index}`] as bigint))
   }
