@@ -309,10 +309,21 @@ export class CardPayments {
     if (refund.provider_refund_id !== 'sending') return
     const card = await this.options.store.db.selectFrom('card_transactions').selectAll().where('reference_id', '=', refund.id).where('kind', '=', 'refund').executeTakeFirst()
     if (card === undefined) {
-      const released = await this.options.store.writer.submit((tx) =>
-        tx.execute(tx.builder.updateTable('refunds').set({ provider_refund_id: null, updated_at: this.now() }).where('id', '=', refund.id).where('provider_refund_id', '=', 'sending').returning('id')),
-      )
-      if (released.length === 1) await this.sendRefund(refund.merchant_id, refund.id)
+      // Never sent, if the claim is old and still no card row names it, both looked at under the
+      // refund's lock: a live sender records its card row moments after claiming. The unique index on
+      // a refund's card row (0008) stops a sender that hung longer than that from sending a second.
+      const released = await this.options.store.writer.submit(async (tx) => {
+        const nowMs = this.now()
+        let claim = tx.builder.selectFrom('refunds').select(['provider_refund_id', 'updated_at']).where('id', '=', refund.id)
+        if (tx.dialect.rowLocks) claim = claim.forUpdate()
+        const [current] = await tx.execute(claim)
+        if (current?.provider_refund_id !== 'sending' || (current.updated_at ?? 0n) > BigInt(nowMs - refundRecoveryAfterMs)) return false
+        const [sent] = await tx.execute(tx.builder.selectFrom('card_transactions').select('id').where('reference_id', '=', refund.id).where('kind', '=', 'refund'))
+        if (sent !== undefined) return false
+        await tx.execute(tx.builder.updateTable('refunds').set({ provider_refund_id: null, updated_at: nowMs }).where('id', '=', refund.id))
+        return true
+      })
+      if (released) await this.sendRefund(refund.merchant_id, refund.id)
       return
     }
     const outcome = cardOutcomeOf(card)

@@ -533,14 +533,17 @@ export class CounterpartPayments {
 
   // ——— refunds ———
 
-  /** Sends a pending refund to its counterpart and settles it with the answer. */
-  async sendRefund(refundId: string): Promise<void> {
+  /**
+   * Sends a pending refund to its counterpart and settles it with the answer. A card refund is sent
+   * by the card channel itself; only the worker (`chasing`) looks at one, to recover it.
+   */
+  async sendRefund(refundId: string, chasing = false): Promise<void> {
     const refund = await this.store.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst()
     if (refund === undefined || refund.status !== 'pending' || refund.attempt_id === null) return
     const attempt = await this.attempt(refund.attempt_id)
     if (attempt === undefined) throw new Error(`refund ${refund.id} names a missing attempt`)
     // Card refunds go through the acquirer (CardPayments.refund), never a provider; one still due here was left by a stopped process.
-    if (attempt.channel_id === 'card') return this.cards?.recoverRefund(refund.id)
+    if (attempt.channel_id === 'card') return chasing ? this.cards?.recoverRefund(refund.id) : undefined
     const provider = this.requireProvider(attempt.channel_id)
     let answer = await provider.refund({
       order_no: attempt.id,
@@ -733,7 +736,7 @@ export class CounterpartPayments {
     }
     for (const refund of refunds) {
       try {
-        await this.sendRefund(refund.id)
+        await this.sendRefund(refund.id, true)
       } catch (error) {
         this.options.logger.error({ err: error, refund: refund.id }, 'chasing a refund failed')
       }

@@ -139,8 +139,8 @@ for (const dialect of DIALECTS) {
         assert.ok(row)
         assert.equal(row.status, 'pending')
         assert.equal(row.provider_refund_id, 'sending')
-        // Time passes; the worker finds it due.
-        await kassa.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: 0n }).where('id', '=', row.id)))
+        // Time passes (the claim is old now); the worker finds it due.
+        await kassa.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: 0n, updated_at: 0n }).where('id', '=', row.id)))
         await kassa.counterparts.checkDue()
         return kassa.store.db.selectFrom('refunds').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()
       }
@@ -164,6 +164,43 @@ for (const dialect of DIALECTS) {
       assert.equal(payment.amount_refunded, 3_000)
       const cardRefunds = await kassa.store.db.selectFrom('card_transactions').select('amount').where('kind', '=', 'refund').where('reference_id', 'in', [neverSent.id, answered.id]).where('status', '=', 'approved').execute()
       assert.deepEqual(cardRefunds.map((r) => r.amount).sort(), [1_000n, 2_000n])
+      await assertLedgerSound(kassa)
+    })
+
+    it('a refund being sent is sent once: a retry with its key and the worker both leave a fresh claim alone', async () => {
+      const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
+      const sale = (await pay(await tokenize(testCards.approve.pan), 5_000)).json()
+      const before = issuer()
+      const realRefund = acquirer.refund.bind(acquirer)
+      let proceed: () => void = () => undefined
+      const held = new Promise<void>((resolve) => (proceed = resolve))
+      let calls = 0
+      acquirer.refund = async (...args) => {
+        calls += 1
+        await held // claimed, not yet recorded at the acquirer
+        return realRefund(...args)
+      }
+      try {
+        const key = { 'idempotency-key': `slow-refund-${sale.id}` }
+        const first = shop.api.post('/v1/refunds', { payment: sale.id, amount: 3_000 }, key)
+        for (let waited = 0; calls === 0; waited += 10) {
+          assert.ok(waited < 5_000)
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        const retry = await shop.api.post('/v1/refunds', { payment: sale.id, amount: 3_000 }, key)
+        assert.equal(retry.statusCode, 200, retry.body)
+        assert.equal(retry.json().status, 'pending', 'the retry replays the refund as it stands')
+        await kassa.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: 0n }).where('payment_id', '=', sale.id)))
+        await kassa.counterparts.checkDue()
+        assert.equal(calls, 1, 'neither the retry nor the worker sent it again')
+        proceed()
+        assert.equal((await first).json().status, 'succeeded')
+      } finally {
+        acquirer.refund = realRefund
+      }
+      assert.equal(issuer(), before + 3_000n, 'the card got the refund once')
+      const rows = await kassa.store.db.selectFrom('card_transactions').select('id').where('kind', '=', 'refund').where('amount', '=', 3_000n).where('merchant_id', '=', shop.id).execute()
+      assert.equal(rows.length, 1)
       await assertLedgerSound(kassa)
     })
 

@@ -7,6 +7,7 @@ import * as acquiring from './0004_acquiring.js'
 import * as terminals from './0005_terminals.js'
 import * as channels from './0006_channels.js'
 import * as doorCounterparts from './0007_door_counterparts.js'
+import * as cardRefundOnce from './0008_card_refund_once.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -19,6 +20,7 @@ const all: Record<string, DialectMigration> = {
   '0005_terminals': terminals,
   '0006_channels': channels,
   '0007_door_counterparts': doorCounterparts,
+  '0008_card_refund_once': cardRefundOnce,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
