@@ -107,8 +107,10 @@ export type AcquirerOptions = {
 
 /**
  * A refund reserves its amount on the card transaction it refunds when it is recorded. When the
- * refund leaves `pending` other than approved, the reservation goes back, in that same transaction:
- * the status change happens once, so the amount comes back once.
+ * refund is known not to have happened (declined, never sent, or reversed with the scheme's
+ * acknowledgement) the reservation goes back, in the transaction of that status change, which
+ * happens once. Not while a reversal is only owed: until the scheme acknowledges it, the card may
+ * hold the refund, and the same amount must not be refundable again.
  */
 export async function releaseRefundReservation(tx: Tx, refund: CardTransactionRow, nowMs: number): Promise<void> {
   if (refund.kind !== 'refund' || refund.original_id === null) return
@@ -340,7 +342,7 @@ export class Acquirer {
         return now
       }
       if (posts) await this.post(tx, row, transferId, feeTransferId, feeBasisPoints, nowMs)
-      if (status !== 'approved' && status !== 'pending') await releaseRefundReservation(tx, row, nowMs)
+      if (status === 'declined' || status === 'not_sent' || status === 'reversed') await releaseRefundReservation(tx, row, nowMs)
       return row
     })
   }

@@ -6,8 +6,10 @@
  */
 import { systemClock, type Clock } from '../domain/clock.js'
 import type { Store } from '../store/store.js'
-import { releaseRefundReservation } from './acquirer.js'
 import type { CardReverser } from './pos-host/reversal.js'
+
+/** Requests a reversal undoes; a capture advice is repeated instead (CardPayments.recoverCaptures). */
+const reversibleKinds = ['sale', 'authorization', 'refund'] as const
 
 export type ReversalSweeper = {
   /** One pass: every owed reversal sent once more. Answers how many the scheme acknowledged. */
@@ -40,21 +42,18 @@ export function reversalSweeper(options: {
   /** Requests left in flight by a stopped process: their outcome is unknown, so they are reversed. */
   async function adoptStale(): Promise<void> {
     const nowMs = clock.now()
-    const stale = await options.store.writer.submit(async (tx) => {
-      const adopted = await tx.execute(
+    const stale = await options.store.writer.submit((tx) =>
+      tx.execute(
         tx.builder
           .updateTable('card_transactions')
           .set((eb) => ({ status: 'reversal_pending', version: eb('version', '+', 1n), updated_at: nowMs }))
           .where('status', '=', 'pending')
-          .where('kind', 'in', ['sale', 'authorization', 'refund'])
+          .where('kind', 'in', reversibleKinds)
           .where('stan', 'is not', null)
           .where('updated_at', '<', BigInt(nowMs - staleMs))
-          .returningAll(),
-      )
-      // A refund reversed is a refund not made: its amount is refundable again, as when declined.
-      for (const row of adopted) await releaseRefundReservation(tx, row, nowMs)
-      return adopted
-    })
+          .returning('id'),
+      ),
+    )
     for (const row of stale) options.logger?.warn({ card_transaction: row.id }, 'a card request was left in flight (the process stopped): reversing it')
   }
 
@@ -64,6 +63,9 @@ export function reversalSweeper(options: {
       .selectFrom('card_transactions')
       .select(['id', 'merchant_id'])
       .where('status', '=', 'reversal_pending')
+      // Only what a reversal undoes: a row of another kind would be refused every pass and, staying
+      // oldest, keep the owed ones behind it from being sent.
+      .where('kind', 'in', reversibleKinds)
       .orderBy('updated_at')
       .limit(batchMax)
       .execute()

@@ -292,15 +292,23 @@ export class CardPayments {
       if (!(error instanceof KassaError)) throw error
       outcome = error
     }
+    // Reversed but not yet acknowledged: the card may still hold the refund, so it is neither made nor failed yet.
+    if (!(outcome instanceof KassaError) && outcome.outcome === 'reversal_pending') return this.lookAgainLater(claimed.id)
     await this.settleRefund(merchantId, claimed, outcome)
+  }
+
+  /** The worker looks at the refund again a minute from now (`recoverRefund`). */
+  private async lookAgainLater(refundId: string): Promise<void> {
+    const later = this.now() + refundLookAgainMs
+    await this.options.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: later, updated_at: this.now() }).where('id', '=', refundId)))
   }
 
   /**
    * A card refund the worker found still `sending` long after it was claimed: the process that
    * claimed it stopped. Never sent (no card row for it): sent now. Answered (its card row says
    * how): settled with that answer. Sent with no answer recorded: never sent again (that could pay
-   * it twice); the reversal sweeper reverses it at the scheme, and a later look settles it as failed,
-   * its amount refundable again.
+   * it twice); the reversal sweeper reverses it at the scheme, and a look after the scheme
+   * acknowledged that settles it as failed, its amount refundable again.
    */
   async recoverRefund(refundId: string): Promise<void> {
     const refund = await this.options.store.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst()
@@ -327,11 +335,11 @@ export class CardPayments {
       return
     }
     const outcome = cardOutcomeOf(card)
-    if (outcome === undefined) {
-      this.options.logger.warn({ refund: refund.id, card_transaction: card.id }, 'a card refund was sent by a process that stopped before its answer: waiting for the reversal sweeper')
-      const later = this.now() + refundLookAgainMs
-      await this.options.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: later, updated_at: this.now() }).where('id', '=', refund.id)))
-      return
+    if (outcome === undefined || outcome.outcome === 'reversal_pending') {
+      // In flight, or sent by a process that stopped before its answer, or its reversal not yet acknowledged:
+      // the reversal sweeper sees to it; the refund is settled once the card row says how it ended.
+      this.options.logger.warn({ refund: refund.id, card_transaction: card.id, card_status: card.status }, 'a card refund has no final answer yet: looking again later')
+      return this.lookAgainLater(refund.id)
     }
     await this.settleRefund(refund.merchant_id, refund, outcome)
   }

@@ -167,6 +167,38 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(kassa)
     })
 
+    it('a refund whose reversal is not yet acknowledged stays pending and reserved; once acknowledged it fails and can be made again', async () => {
+      const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
+      const sale = (await pay(await tokenize(testCards.approve.pan), 8_000)).json()
+      const before = issuer()
+      // The refund's answer is lost, and so is every answer to its reversal: the scheme undid it, Kassa cannot know yet.
+      scheme.setFaults([{ action: 'drop', mtis: ['0200'], timesMax: 1 }, { action: 'drop', mtis: ['0400', '0401'] }])
+      let refund: Json
+      try {
+        refund = (await shop.api.post('/v1/refunds', { payment: sale.id, amount: 8_000 }, { 'idempotency-key': `unacked-${sale.id}` })).json()
+      } finally {
+        scheme.setFaults([])
+      }
+      assert.equal(refund.status, 'pending', 'neither made nor failed while the reversal is owed')
+      const card = () => kassa.store.db.selectFrom('card_transactions').selectAll().where('reference_id', '=', refund.id).executeTakeFirstOrThrow()
+      assert.equal((await card()).status, 'reversal_pending')
+      const twice = await shop.api.post('/v1/refunds', { payment: sale.id, amount: 8_000 }, { 'idempotency-key': `unacked-again-${sale.id}` })
+      assert.equal(twice.statusCode, 400, 'the amount is not refundable again while the card may hold it')
+      // The sweeper's repeat is acknowledged; the worker's next look settles the refund.
+      const reverse = cardReverser({ store: kassa.store, clock: kassa.clock, masterKey: kassa.masterKey, link, acquirerId: '12345678', timeoutMs: 800, reversalAttemptsMax: 3 })
+      await reversalSweeper({ store: kassa.store, reverse, clock: kassa.clock }).sweepOnce()
+      assert.equal((await card()).status, 'reversed')
+      await kassa.store.writer.submit((tx) => tx.execute(tx.builder.updateTable('refunds').set({ next_check_at: 0n }).where('id', '=', refund.id)))
+      await kassa.counterparts.checkDue()
+      const settled = await kassa.store.db.selectFrom('refunds').select(['status', 'failure_code']).where('id', '=', refund.id).executeTakeFirstOrThrow()
+      assert.deepEqual(settled, { status: 'failed', failure_code: 'reversed' })
+      assert.equal(issuer(), before, 'the scheme undid the refund')
+      const again = await shop.api.post('/v1/refunds', { payment: sale.id, amount: 8_000 }, { 'idempotency-key': `unacked-third-${sale.id}` })
+      assert.equal(again.json().status, 'succeeded', again.body)
+      assert.equal(issuer(), before + 8_000n, 'the card got the refund once')
+      await assertLedgerSound(kassa)
+    })
+
     it('a refund being sent is sent once: a retry with its key and the worker both leave a fresh claim alone', async () => {
       const issuer = () => scheme.issuers.account(testCards.approve.pan)?.available_minor ?? -1n
       const sale = (await pay(await tokenize(testCards.approve.pan), 5_000)).json()

@@ -28,7 +28,7 @@ import type { MasterKey } from '../../security/secrets.js'
 import type { CardTransactionRow } from '../../store/schema.js'
 import type { Store } from '../../store/store.js'
 import type { Tx } from '../../store/writer.js'
-import { cardAcceptorId } from '../acquirer.js'
+import { cardAcceptorId, releaseRefundReservation } from '../acquirer.js'
 import type { Iso8583Message } from '../iso8583/index.js'
 import type { SchemeLink } from '../scheme-link/index.js'
 import { revealCard } from '../vault.js'
@@ -154,6 +154,8 @@ export function cardReverser(options: CardReverserOptions): CardReverser {
       // Another caller finished the same reversal first: its correction stands, post nothing more.
       if (reversed === undefined) return load(tx, merchantId, transactionId)
       if (reversed.transfer_id !== null) await postCorrection(tx, reversed, reversed.transfer_id, nowMs)
+      // A refund undone at the card: its amount is refundable again.
+      await releaseRefundReservation(tx, reversed, nowMs)
       return reversed
     })
     return { outcome: 'reversed', transaction }
