@@ -76,6 +76,12 @@ export type CardOutcome =
   | { readonly outcome: 'reversed' | 'reversal_pending'; readonly transaction: CardTransactionRow }
   /** Never sent (the link is down): nothing happened anywhere. */
   | { readonly outcome: 'not_sent'; readonly transaction: CardTransactionRow }
+  /**
+   * A capture advice the scheme did not answer in time. An advice is never reversed (that would
+   * undo a capture the scheme may have booked and kill the authorization): its row stays `pending`
+   * and the worker repeats it (0221) until it is answered (CardPayments.recoverCaptures).
+   */
+  | { readonly outcome: 'unanswered'; readonly transaction: CardTransactionRow }
 
 /** What a card transaction's row says happened; undefined while it still awaits the scheme. */
 export function cardOutcomeOf(row: CardTransactionRow): CardOutcome | undefined {
@@ -123,6 +129,11 @@ export async function releaseRefundReservation(tx: Tx, refund: CardTransactionRo
       .returning('id'),
   )
   assert(released !== undefined, `refund ${refund.id}: its original ${refund.original_id} holds less reserved than it`)
+}
+
+/** An advice (x2x0/x2x1) tells the scheme of what happened; it is repeated until answered, never reversed. */
+function isAdvice(message: Iso8583Message): boolean {
+  return message.mti[2] === '2'
 }
 
 /** ISO 8583 repeats differ from their original only in the MTI's last digit. */
@@ -278,7 +289,8 @@ export class Acquirer {
       // Stamped and recorded before it leaves: one a stopped process sent is reversed by the sweeper.
       const stamped = this.options.link.stamp(this.followUp(original, card.pan, '0200', '200000', refundAmount, false))
       const trace = { stan: stamped.fields[11] ?? null, rrn: stamped.fields[37] ?? null, transmitted_at: stamped.fields[7] ?? null }
-      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount, ...trace, ...(referenceId === undefined ? {} : { reference_id: referenceId }) }, nowMs)
+      // A refund names only its own caller's refund (one card row each, 0008), never its sale's reference.
+      const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount, ...trace, reference_id: referenceId ?? null }, nowMs)
       return { transaction: created, message: stamped }
     })
     // Not refunded after all (declined, not sent, reversed): finish gives the reserved amount back.
@@ -306,6 +318,7 @@ export class Acquirer {
     }
     const trace = { stan: sent.request.fields[11] ?? null, rrn: sent.request.fields[37] ?? null, transmitted_at: sent.request.fields[7] ?? null }
     if (sent.outcome === 'timeout') {
+      if (isAdvice(message)) return { outcome: 'unanswered', transaction: await this.finish(transaction, 'pending', trace, undefined) }
       await this.finish(transaction, 'pending', trace, undefined)
       const reversal = await this.options.link.reverse(sent.request, { attemptsMax: this.reversalAttemptsMax, timeoutMs: this.timeoutMs })
       const status = reversal.acknowledged ? 'reversed' : 'reversal_pending'

@@ -47,6 +47,7 @@ export const errorCatalogue = {
   saved_method_missing: { type: 'invalid_request_error', status: 400, message: 'The saved payment method does not exist, belongs to another shopper, or was removed.' },
   counterpart_unavailable: { type: 'api_error', status: 502, message: 'The bank or wallet did not answer; nothing was charged twice. Retry with the same idempotency key.' },
   counterpart_declined: { type: 'payment_error', status: 402, message: 'The bank or wallet refused the request.' },
+  capture_unanswered: { type: 'api_error', status: 504, message: 'The card network did not answer the capture in time. Kassa repeats it until it does and the payment follows (payment.succeeded); do not capture it again.' },
   sms_code_invalid: { type: 'invalid_request_error', status: 400, message: 'The SMS code is wrong or has expired.' },
   payment_not_awaiting_sms_code: { type: 'state_error', status: 409, message: 'This payment is not waiting for an SMS code.' },
   checkout_link_invalid: { type: 'authentication_error', status: 401, message: 'The checkout link is not valid for this payment; ask the shop for a new one.' },

@@ -12,7 +12,7 @@ import type { MasterKey } from '../security/secrets.js'
 import type { CardTransactionRow, ChannelAttemptRow, RefundRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
-import { submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
+import { storedResponse, submitIdempotent, type IdempotentRequest, type StoredResponse } from '../store/idempotency.js'
 import { decideCancel, decideCardRefund, decideRefundRefused, feeFor, moved, type Payment } from './decide.js'
 import type { MerchantContext, PaymentService } from './service.js'
 import { paymentView, refundView, type RefundRecord } from './view.js'
@@ -139,6 +139,9 @@ export class CardPayments {
    * same authorization, so a retried request can only replay the first answer.
    */
   async capture(merchant: MerchantContext, paymentId: string, amount: bigint | undefined, request: IdempotentRequest): Promise<StoredResponse> {
+    // A replay answers as the first request did, and never sends another advice.
+    const replay = await storedResponse(this.options.store.db, request)
+    if (replay !== undefined) return replay
     const attempt = await this.paidAttempt(paymentId, merchant.id)
     const fee = await this.feeOf(merchant.id)
     let captured: CardOutcome | undefined
@@ -158,16 +161,28 @@ export class CardPayments {
           .where('status', '=', 'approved')
           .executeTakeFirst()
         if (booked !== undefined) captured = { outcome: 'approved', transaction: booked }
+        else if (await this.captureInFlight(attempt.provider_order_id ?? '', merchant.id)) {
+          // Answered outside the idempotent unit, so nothing is stored: the same key, retried, gets the capture's own answer.
+          throw new KassaError('payment_not_capturable', { message: 'A capture of this payment is on its way to the card network; retry with the same idempotency key for its answer.' })
+        }
       }
     }
     return submitIdempotent(this.options.store.writer, this.options.clock, request, async (tx, nowMs) => {
       const payment = await this.options.payments.loadForUpdate(tx, merchant.id, paymentId)
       if (payment.status !== 'requires_capture' || captured === undefined || attempt === undefined) throw new KassaError('payment_not_capturable')
+      if (captured.outcome === 'unanswered') {
+        throw new KassaError('capture_unanswered')
+      }
       if (captured.outcome !== 'approved') {
         throw new KassaError('counterpart_declined', { message: `The scheme did not accept the capture (${captured.outcome}); the authorization stands.` })
       }
       return { status: 200, body: paymentView(await this.paymentCaptured(tx, payment, attempt, captured.transaction, fee, nowMs)) }
     })
+  }
+
+  private async captureInFlight(authorizationId: string, merchantId: string): Promise<boolean> {
+    const row = await this.options.store.db.selectFrom('card_transactions').select('id').where('original_id', '=', authorizationId).where('merchant_id', '=', merchantId).where('kind', '=', 'capture').where('status', '=', 'pending').executeTakeFirst()
+    return row !== undefined
   }
 
   /** The payment follows its booked capture: succeeded with what was captured. */
@@ -195,18 +210,47 @@ export class CardPayments {
       .execute()
     let resolved = 0
     for (const row of stale) {
-      const fee = await this.feeOf(row.merchant_id)
-      const outcome = await this.options.acquirer.repeatAdvice(row.merchant_id, row.id, fee)
-      if (outcome.outcome !== 'approved') continue
-      const attempt = await this.options.store.db.selectFrom('channel_attempts').selectAll().where('channel_id', '=', 'card').where('provider_order_id', '=', row.original_id ?? '').executeTakeFirst()
-      if (attempt === undefined) continue
-      await this.options.store.writer.submit(async (tx) => {
-        const payment = await this.options.payments.loadForUpdate(tx, row.merchant_id, attempt.payment_id)
-        if (payment.status === 'requires_capture') await this.paymentCaptured(tx, payment, attempt, outcome.transaction, fee, this.now())
-      })
-      resolved += 1
+      try {
+        const fee = await this.feeOf(row.merchant_id)
+        const outcome = await this.options.acquirer.repeatAdvice(row.merchant_id, row.id, fee)
+        if (outcome.outcome !== 'approved') continue
+        if (await this.followBookedCapture(outcome.transaction, fee)) resolved += 1
+      } catch (error) {
+        this.options.logger.error({ err: error, card_transaction: row.id }, 'repeating a capture advice failed; the next look tries again')
+      }
+    }
+    // Booked at the scheme, the payment never moved (its process stopped, or a retry's answer was stored first).
+    const booked = await this.options.store.db
+      .selectFrom('card_transactions as capture')
+      .innerJoin('channel_attempts as attempt', (join) => join.onRef('attempt.provider_order_id', '=', 'capture.original_id').on('attempt.channel_id', '=', 'card'))
+      .innerJoin('payments as payment', 'payment.id', 'attempt.payment_id')
+      .selectAll('capture')
+      .where('capture.kind', '=', 'capture')
+      .where('capture.status', '=', 'approved')
+      .where('payment.status', '=', 'requires_capture')
+      .where('capture.updated_at', '<', BigInt(this.now() - staleMs))
+      .limit(20)
+      .execute()
+    for (const capture of booked) {
+      try {
+        if (await this.followBookedCapture(capture, await this.feeOf(capture.merchant_id))) resolved += 1
+      } catch (error) {
+        this.options.logger.error({ err: error, card_transaction: capture.id }, 'moving a captured payment failed; the next look tries again')
+      }
     }
     return resolved
+  }
+
+  /** The payment of a capture the scheme booked moves to succeeded, once; answers whether it moved now. */
+  private async followBookedCapture(capture: CardTransactionRow, fee: number): Promise<boolean> {
+    const attempt = await this.options.store.db.selectFrom('channel_attempts').selectAll().where('channel_id', '=', 'card').where('provider_order_id', '=', capture.original_id ?? '').executeTakeFirst()
+    if (attempt === undefined) return false
+    return this.options.store.writer.submit(async (tx) => {
+      const payment = await this.options.payments.loadForUpdate(tx, capture.merchant_id, attempt.payment_id)
+      if (payment.status !== 'requires_capture') return false
+      await this.paymentCaptured(tx, payment, attempt, capture, fee, this.now())
+      return true
+    })
   }
 
   /**

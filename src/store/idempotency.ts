@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
+import type { Kysely } from 'kysely'
 import { KassaError } from '../domain/errors.js'
 import { toJson } from '../domain/json.js'
 import { param, prepare, preparedQueries } from './prepared.js'
+import type { Database } from './schema.js'
 import type { Tx } from './writer.js'
 
 const queries = preparedQueries((db) => ({
@@ -72,13 +74,7 @@ export async function runIdempotent(
   const q = queries(tx)
   if (request.key !== undefined) {
     const [existing] = await tx.run(q.select, { principal_id: request.principal_id, key: request.key })
-    if (existing !== undefined) {
-      if (existing.request_hash !== request.request_hash) throw new KassaError('idempotency_key_reused', { param: 'Idempotency-Key' })
-      if (existing.status !== 'completed' || existing.response_body === null || existing.response_status === null) {
-        throw new KassaError('idempotency_key_in_use', { param: 'Idempotency-Key' })
-      }
-      return { status: Number(existing.response_status), body: existing.response_body, replayed: true }
-    }
+    if (existing !== undefined) return replayOf(existing, request)
   }
   let status: number
   let body: string
@@ -103,6 +99,26 @@ export async function runIdempotent(
     })
   }
   return { status, body, replayed: false }
+}
+
+type StoredKey = { request_hash: string; status: string; response_status: number | bigint | null; response_body: string | null }
+
+function replayOf(existing: StoredKey, request: IdempotentRequest): StoredResponse {
+  if (existing.request_hash !== request.request_hash) throw new KassaError('idempotency_key_reused', { param: 'Idempotency-Key' })
+  if (existing.status !== 'completed' || existing.response_body === null || existing.response_status === null) {
+    throw new KassaError('idempotency_key_in_use', { param: 'Idempotency-Key' })
+  }
+  return { status: Number(existing.response_status), body: existing.response_body, replayed: true }
+}
+
+/**
+ * The stored answer for the request's key, if it has one, read before any work: for a command that
+ * talks to a counterpart before its transaction, so a replay never reaches the counterpart again.
+ */
+export async function storedResponse(db: Kysely<Database>, request: IdempotentRequest): Promise<StoredResponse | undefined> {
+  if (request.key === undefined) return undefined
+  const existing = await db.selectFrom('idempotency_keys').select(['request_hash', 'status', 'response_status', 'response_body']).where('principal_id', '=', request.principal_id).where('key', '=', request.key).executeTakeFirst()
+  return existing === undefined ? undefined : replayOf(existing, request)
 }
 
 /**

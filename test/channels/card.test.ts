@@ -339,6 +339,38 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(kassa)
     })
 
+    it('a capture advice whose answer is lost is never reversed: the merchant is told it follows, and the repeat books it once', async () => {
+      const issuerAvailable = () => scheme.issuers.account(testCards.approve_bank_two.pan)?.available_minor ?? -1n
+      const authorized = (await pay(await tokenize(testCards.approve_bank_two.pan), 4_400, 'manual')).json()
+      assert.equal(authorized.status, 'requires_capture')
+      const held = issuerAvailable()
+      scheme.setFaults([{ action: 'drop', mtis: ['0220'], timesMax: 1 }])
+      const key = { 'idempotency-key': `lost-capture-${authorized.id}` }
+      let answer
+      try {
+        answer = await shop.api.post(`/v1/payments/${authorized.id}/capture`, {}, key)
+      } finally {
+        scheme.setFaults([])
+      }
+      assert.equal(answer.statusCode, 504, answer.body)
+      assert.equal(answer.json().error.code, 'capture_unanswered')
+      const capture = () => kassa.store.db.selectFrom('card_transactions').selectAll().where('kind', '=', 'capture').where('amount', '=', 4_400n).where('merchant_id', '=', shop.id).executeTakeFirstOrThrow()
+      assert.equal((await capture()).status, 'pending', 'an advice is not reversed')
+      const messagesBefore = scheme.stats().messages_received
+      const replay = await shop.api.post(`/v1/payments/${authorized.id}/capture`, {}, key)
+      assert.equal(replay.body, answer.body, 'the same key replays the first answer')
+      const other = await shop.api.post(`/v1/payments/${authorized.id}/capture`, {}, { 'idempotency-key': `lost-capture-other-${authorized.id}` })
+      assert.equal(other.statusCode, 409, 'another capture is refused while the first is unanswered')
+      assert.equal(scheme.stats().messages_received, messagesBefore, 'neither sent another advice')
+      assert.equal(await cards.recoverCaptures(0), 1)
+      assert.equal((await capture()).status, 'approved')
+      const payment: Json = (await shop.api.get(`/v1/payments/${authorized.id}`)).json()
+      assert.equal(payment.status, 'succeeded')
+      assert.equal(payment.amount_received, 4_400)
+      assert.equal(issuerAvailable(), held, 'the hold became the charge; nothing more was taken')
+      await assertLedgerSound(kassa)
+    })
+
     it('cancels an authorization: reversed at the scheme so the issuer releases the hold, and the ledger hold is voided once', async () => {
       const issuerAvailable = () => scheme.issuers.account(testCards.approve_bank_two.pan)?.available_minor ?? -1n
       const before = issuerAvailable()

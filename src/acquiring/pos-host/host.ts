@@ -551,6 +551,7 @@ function fromCardOutcome(message: Iso8583Message, outcome: CardOutcome): Outcome
     case 'reversed':
     case 'reversal_pending':
     case 'not_sent':
+    case 'unanswered':
       return { answer: answerTo(message, '91', { 37: rrn }), cardTransactionId: transaction.id }
   }
 }
