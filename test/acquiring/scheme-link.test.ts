@@ -34,7 +34,7 @@ describe('scheme link: matching many requests on one connection', () => {
       assert.equal(scheme.stats().connections_accepted, 1)
       assert.equal(scheme.decisions().filter((decision) => decision.reason === 'duplicate_transmission').length, 0)
       assert.equal(availableOf(scheme), availableBefore - BigInt((count * (count + 1)) / 2))
-      assert.deepEqual([link.stats().duplicate, link.stats().late, link.stats().unmatched, link.stats().in_flight], [0, 0, 0, 0])
+      assert.deepEqual([link.stats().duplicate, link.stats().late, link.stats().unmatched, link.stats().in_flight, link.stats().stans_held], [0, 0, 0, 0, 0])
     } finally {
       await harness.close()
     }
@@ -76,6 +76,7 @@ describe('scheme link: matching many requests on one connection', () => {
       const later = await link.sendStamped(repeat)
       assert.equal(later.outcome, 'answered')
       assert.equal(later.outcome === 'answered' ? later.message.fields[11] : '', stamped.fields[11])
+      assert.equal(link.stats().stans_held, 0, 'every STAN given out is free again')
     } finally {
       await harness.close()
     }

@@ -77,6 +77,8 @@ export type LinkStats = {
   readonly link_down: number
   readonly echo_failures: number
   readonly in_flight: number
+  /** STANs given out and not yet settled (stamped, or awaiting an answer): 0 when the link is idle. */
+  readonly stans_held: number
   readonly stan_rollovers: number
 }
 
@@ -123,6 +125,8 @@ type Pending = {
   readonly request: Iso8583Message
   readonly resolve: (result: SendResult) => void
   readonly timer: NodeJS.Timeout
+  /** Whether this send took the STAN (a repeat of another process's request may find it held by a request of this one). */
+  readonly heldStan: boolean
 }
 
 export type SchemeLink = {
@@ -234,7 +238,7 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
   const settle = (key: string, entry: Pending, result: SendResult): void => {
     clearTimeout(entry.timer)
     pending.delete(key)
-    stansInFlight.delete(entry.request.fields[11] ?? '')
+    if (entry.heldStan) stansInFlight.delete(entry.request.fields[11] ?? '')
     remember(key, result.outcome === 'answered' ? 'answered' : 'timed_out')
     if (result.outcome === 'answered') {
       counters.answered++
@@ -274,13 +278,15 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
         const entry = pending.get(key)
         if (entry !== undefined) settle(key, entry, { outcome: 'timeout', request })
       }, timeoutMs)
-      pending.set(key, { request, resolve, timer })
+      // An original owns the STAN stamp() gave it; a repeat only one nobody holds.
+      const heldStan = !request.mti.endsWith('1') || !stansInFlight.has(stan)
+      pending.set(key, { request, resolve, timer, heldStan })
       stansInFlight.add(stan)
       const error = writeFrame(current, encoded.value, { frameLengthMax })
       if (error !== undefined) {
         clearTimeout(timer)
         pending.delete(key)
-        stansInFlight.delete(stan)
+        if (heldStan) stansInFlight.delete(stan)
         resolve({ outcome: 'not_sent', reason: 'message_invalid', detail: error.message })
         return
       }
@@ -306,9 +312,10 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     const stan = message.fields[11]
     assert(stan !== undefined, 'link: sendStamped takes a message stamp() made')
     const result = await transmit(message, sendOptions.timeoutMs ?? requestTimeoutMs)
-    // Never left: the STAN stamp() held is free again (one that left is freed when it settles).
-    const neverLeft = result.outcome === 'link_down' || (result.outcome === 'not_sent' && result.reason !== 'original_in_flight')
-    if (neverLeft) stansInFlight.delete(stan)
+    // Never left: the STAN stamp() held is free again (one that left is freed when it settles). A
+    // repeat's STAN is its original's, held, if at all, by that original's send.
+    const neverLeft = result.outcome === 'link_down' || result.outcome === 'not_sent'
+    if (neverLeft && !message.mti.endsWith('1')) stansInFlight.delete(stan)
     return result
   }
 
@@ -489,7 +496,7 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
       })
     },
     state: () => state,
-    stats: () => ({ state, ...counters, in_flight: pending.size, stan_rollovers: stans.rolloverCount }),
+    stats: () => ({ state, ...counters, in_flight: pending.size, stans_held: stansInFlight.size, stan_rollovers: stans.rolloverCount }),
     close: async () => {
       if (state === 'closed') return
       moveTo('closed')
