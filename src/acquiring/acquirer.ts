@@ -11,7 +11,7 @@ import type { MasterKey } from '../security/secrets.js'
 import type { CardTransactionKind, CardTransactionRow, CardTransactionStatus } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
-import { luhnValid, maskPan, type Iso8583Message } from './iso8583/index.js'
+import { luhnValid, maskPan, parseMti, type Iso8583Message } from './iso8583/index.js'
 import { originalDataElements, type SchemeLink } from './scheme-link/index.js'
 import { revealCard, vaultCard } from './vault.js'
 
@@ -129,16 +129,6 @@ export async function releaseRefundReservation(tx: Tx, refund: CardTransactionRo
       .returning('id'),
   )
   assert(released !== undefined, `refund ${refund.id}: its original ${refund.original_id} holds less reserved than it`)
-}
-
-/** An advice (x2x0/x2x1) tells the scheme of what happened; it is repeated until answered, never reversed. */
-function isAdvice(message: Iso8583Message): boolean {
-  return message.mti[2] === '2'
-}
-
-/** ISO 8583 repeats differ from their original only in the MTI's last digit. */
-function isRepeat(message: Iso8583Message): boolean {
-  return message.mti.endsWith('1')
 }
 
 function amountField(amount: bigint): string {
@@ -311,14 +301,16 @@ export class Acquirer {
 
   private async exchangeOnce(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
     const sent = message.fields[11] === undefined ? await this.options.link.send(message, { timeoutMs: this.timeoutMs }) : await this.options.link.sendStamped(message, { timeoutMs: this.timeoutMs })
+    const mti = parseMti(message.mti)
     if (sent.outcome === 'link_down' || sent.outcome === 'not_sent') {
       // A repeat that did not leave says nothing of its original, which did: the row stays pending.
-      if (isRepeat(message)) return { outcome: 'not_sent', transaction }
+      if (mti?.repeat === true) return { outcome: 'not_sent', transaction }
       return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined) }
     }
     const trace = { stan: sent.request.fields[11] ?? null, rrn: sent.request.fields[37] ?? null, transmitted_at: sent.request.fields[7] ?? null }
     if (sent.outcome === 'timeout') {
-      if (isAdvice(message)) return { outcome: 'unanswered', transaction: await this.finish(transaction, 'pending', trace, undefined) }
+      // An advice tells the scheme of what happened: it is repeated until answered, never reversed.
+      if (mti?.messageFunction === 'advice') return { outcome: 'unanswered', transaction: await this.finish(transaction, 'pending', trace, undefined) }
       await this.finish(transaction, 'pending', trace, undefined)
       const reversal = await this.options.link.reverse(sent.request, { attemptsMax: this.reversalAttemptsMax, timeoutMs: this.timeoutMs })
       const status = reversal.acknowledged ? 'reversed' : 'reversal_pending'

@@ -152,16 +152,16 @@ export class CardPayments {
         // Already captured: a retry replays the first request's stored answer below; and when the
         // process that captured stopped before it moved the payment, the capture it booked finishes it now.
         if (!(error instanceof KassaError) || error.code !== 'payment_not_capturable') throw error
-        const booked = await this.options.store.db
+        const earlier = await this.options.store.db
           .selectFrom('card_transactions')
           .selectAll()
           .where('original_id', '=', attempt.provider_order_id ?? '')
           .where('merchant_id', '=', merchant.id)
           .where('kind', '=', 'capture')
-          .where('status', '=', 'approved')
+          .where('status', 'in', ['approved', 'pending'])
           .executeTakeFirst()
-        if (booked !== undefined) captured = { outcome: 'approved', transaction: booked }
-        else if (await this.captureInFlight(attempt.provider_order_id ?? '', merchant.id)) {
+        if (earlier?.status === 'approved') captured = { outcome: 'approved', transaction: earlier }
+        else if (earlier?.status === 'pending') {
           // Answered outside the idempotent unit, so nothing is stored: the same key, retried, gets the capture's own answer.
           throw new KassaError('payment_not_capturable', { message: 'A capture of this payment is on its way to the card network; retry with the same idempotency key for its answer.' })
         }
@@ -178,11 +178,6 @@ export class CardPayments {
       }
       return { status: 200, body: paymentView(await this.paymentCaptured(tx, payment, attempt, captured.transaction, fee, nowMs)) }
     })
-  }
-
-  private async captureInFlight(authorizationId: string, merchantId: string): Promise<boolean> {
-    const row = await this.options.store.db.selectFrom('card_transactions').select('id').where('original_id', '=', authorizationId).where('merchant_id', '=', merchantId).where('kind', '=', 'capture').where('status', '=', 'pending').executeTakeFirst()
-    return row !== undefined
   }
 
   /** The payment follows its booked capture: succeeded with what was captured. */

@@ -114,6 +114,10 @@ export type SchemeLinkOptions = {
   readonly logger?: LinkLogger
 }
 
+function isRepeat(message: Iso8583Message): boolean {
+  return parseMti(message.mti)?.repeat === true
+}
+
 export const requestTimeoutMsMax = 120_000
 export const reversalAttemptsMax = 20
 /** Answers remembered after completion, to tell a late or duplicate answer from an unmatched one. */
@@ -266,9 +270,10 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     assert(responseMti !== undefined, `link: ${request.mti} is not a request or advice`)
     const stan = request.fields[11] ?? ''
     const key = `${responseMti}:${stan}`
+    const repeat = isRepeat(request)
     if (pending.has(key)) {
       // A repeat (0221, 0401) of a request this link still awaits: the original's answer will do.
-      assert(request.mti.endsWith('1'), `link: STAN ${stan} is already awaiting a ${responseMti}`)
+      assert(repeat, `link: STAN ${stan} is already awaiting a ${responseMti}`)
       return Promise.resolve({ outcome: 'not_sent', reason: 'original_in_flight', detail: `STAN ${stan} is still awaiting its ${responseMti}` })
     }
     const encoded = encodeMessage(request, { encoding: 'ascii' })
@@ -279,7 +284,7 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
         if (entry !== undefined) settle(key, entry, { outcome: 'timeout', request })
       }, timeoutMs)
       // An original owns the STAN stamp() gave it; a repeat only one nobody holds.
-      const heldStan = !request.mti.endsWith('1') || !stansInFlight.has(stan)
+      const heldStan = !repeat || !stansInFlight.has(stan)
       pending.set(key, { request, resolve, timer, heldStan })
       stansInFlight.add(stan)
       const error = writeFrame(current, encoded.value, { frameLengthMax })
@@ -315,7 +320,7 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     // Never left: the STAN stamp() held is free again (one that left is freed when it settles). A
     // repeat's STAN is its original's, held, if at all, by that original's send.
     const neverLeft = result.outcome === 'link_down' || result.outcome === 'not_sent'
-    if (neverLeft && !message.mti.endsWith('1')) stansInFlight.delete(stan)
+    if (neverLeft && !isRepeat(message)) stansInFlight.delete(stan)
     return result
   }
 
