@@ -43,6 +43,11 @@ function parsedList(text: string): readonly string[] {
   return list
 }
 
+/** Where a unit's batch remembers a channel's configuration (`Tx.remembered`); whoever changes the row forgets it. */
+export function channelConfigKey(id: string): string {
+  return `channel_config:${id}`
+}
+
 export function configFromRow(row: ChannelConfigRow): ChannelConfig {
   return {
     ...row,

@@ -3,7 +3,7 @@ import type { Clock } from '../domain/clock.js'
 import { KassaError } from '../domain/errors.js'
 import type { ChannelState } from '../store/schema.js'
 import type { Store } from '../store/store.js'
-import { byDisplayOrder, configFromRow, unavailableFor, type ChannelConfig } from './config.js'
+import { byDisplayOrder, channelConfigKey, configFromRow, unavailableFor, type ChannelConfig } from './config.js'
 
 /** A channel this node can run, as offered when its configuration row is first made. */
 export type ChannelOffer = {
@@ -27,6 +27,7 @@ export async function ensureChannelConfigs(store: Store, clock: Clock, offers: r
     for (const offer of missing) {
       const [already] = await tx.execute(tx.builder.selectFrom('channel_configs').select('id').where('id', '=', offer.id))
       if (already !== undefined) continue
+      tx.forget(channelConfigKey(offer.id))
       await tx.execute(
         tx.builder.insertInto('channel_configs').values({
           id: offer.id,
@@ -87,6 +88,7 @@ export async function updateChannelConfig(store: Store, clock: Clock, actor: Act
       throw new KassaError('parameter_invalid', { param: 'min_amount', message: 'min_amount is above max_amount.' })
     }
     if (after.currencies.length === 0) throw new KassaError('parameter_invalid', { param: 'currencies', message: 'A channel takes at least one currency.' })
+    tx.forget(channelConfigKey(id))
     await tx.execute(
       tx.builder
         .updateTable('channel_configs')

@@ -4,7 +4,7 @@ import type { Clock } from '../domain/clock.js'
 import type { CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
 import { newId } from '../domain/ids.js'
-import { configFromRow, unavailableFor, type ChannelConfig } from '../channels/config.js'
+import { channelConfigKey, configFromRow, unavailableFor, type ChannelConfig } from '../channels/config.js'
 import { findChannel } from '../channels/registry.js'
 import { consumeSession } from '../delivery/sessions.js'
 import { recordEvent } from '../events/outbox.js'
@@ -336,8 +336,10 @@ export class PaymentService {
   }
 
   async channelConfig(tx: Tx, channelId: string): Promise<ChannelConfig | undefined> {
-    const [row] = await tx.run(queries(tx).selectChannelConfig, { id: channelId })
-    return row === undefined ? undefined : configFromRow(row as never)
+    return tx.remembered(channelConfigKey(channelId), async () => {
+      const [row] = await tx.run(queries(tx).selectChannelConfig, { id: channelId })
+      return row === undefined ? undefined : configFromRow(row as never)
+    })
   }
 
   async merchantFee(tx: Tx, merchantId: string): Promise<number> {

@@ -1,7 +1,15 @@
 import type { Payment } from './decide.js'
 
+// The last time written: a payment's created and updated times, and the batch's payments, mostly share one.
+let lastMs: bigint | undefined
+let lastIso = ''
+
 function iso(ms: bigint): string {
-  return new Date(Number(ms)).toISOString()
+  if (ms !== lastMs) {
+    lastIso = new Date(Number(ms)).toISOString()
+    lastMs = ms
+  }
+  return lastIso
 }
 
 /** The payment as the API shows it (and as webhook events carry it). */

@@ -17,6 +17,14 @@ export interface SqlConnection {
   /** Runs such statements in order; an engine across a network sends them in one round trip. */
   execAll(sqlTexts: readonly string[]): Promise<void>
   close(): Promise<void>
+  /**
+   * A count that moves whenever a statement may have changed the open transaction: a write begun,
+   * or any statement that failed (an engine may end the transaction on some errors). An engine
+   * that can tell (SQLite in process: each statement says whether it is read-only) lets the writer
+   * run a batch's units without a savepoint each; one that cannot leaves it out, and every unit
+   * gets its savepoint.
+   */
+  changesBegun?(): number
 }
 
 export type QueuedWrite = { readonly sqlText: string; readonly parameters: readonly unknown[] }

@@ -17,7 +17,38 @@ export class Tx {
     readonly dialect: DialectCapabilities,
     /** Builds (never runs) queries for this dialect. */
     readonly builder: Kysely<Database>,
+    private readonly batchMemo: Map<string, unknown> = new Map(),
   ) {}
+
+  /**
+   * A read whose answer holds for the rest of the batch: the first unit to ask loads it, the later
+   * ones reuse it, and a unit that writes what it read calls `forget` (or `remember`s the row as it
+   * leaves it). For rows every payment reads: a channel's configuration, the balances of the
+   * merchant and fee accounts. Only where this process is the one writer (SQLite): nobody else can
+   * commit during the batch's transaction, so the answer is the one a read would give. Where other
+   * nodes write, nothing is remembered and every call loads.
+   */
+  async remembered<T>(key: string, load: () => Promise<T>): Promise<T> {
+    if (this.batchMemo.has(key)) return this.batchMemo.get(key) as T
+    const value = await load()
+    this.remember(key, value)
+    return value
+  }
+
+  /** What `remember` or `remembered` holds under `key` in this batch, if anything. */
+  recall<T>(key: string): T | undefined {
+    return this.batchMemo.get(key) as T | undefined
+  }
+
+  /** Holds `value` under `key` for the batch's later units: the row as this unit's writes leave it. */
+  remember(key: string, value: unknown): void {
+    if (!this.dialect.concurrentWriters) this.batchMemo.set(key, value)
+  }
+
+  /** Drops what is remembered under `key`: the unit is about to change it. */
+  forget(key: string): void {
+    this.batchMemo.delete(key)
+  }
 
   /** Runs a query prepared at start-up: the hot path. */
   async run<R>(query: PreparedQuery<R>, values: Readonly<Record<string, unknown>>): Promise<R[]> {
@@ -80,6 +111,9 @@ type Unit = {
   attempts: number
 }
 
+type Outcome = { unit: Unit; ok: boolean; value: unknown; hooks: (() => void)[] }
+type Ran = { outcomes: Outcome[]; spoiled: { unit: Unit; error: unknown } | undefined }
+
 /** Errors after which the same unit may simply run again: lock conflicts between writers. */
 function isTransient(error: unknown): boolean {
   const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown }
@@ -107,8 +141,10 @@ export type WriterOptions = {
 
 /**
  * Group commit (PERFORMANCE.md lever 1): every unit submitted during one turn of the event loop
- * runs inside one transaction, each in its own savepoint so one failure does not fail the others,
- * and each caller is answered only after the COMMIT is durable. One writer connection per process.
+ * runs inside one transaction, and each caller is answered only after the COMMIT is durable. One
+ * unit's failure never fails the others: it is undone by its savepoint, or, where units run
+ * without one, by running the others again in a fresh transaction (`runUnits`). One writer
+ * connection per process.
  */
 export class GroupCommitWriter {
   private queue: Unit[] = []
@@ -120,6 +156,8 @@ export class GroupCommitWriter {
   private readonly attemptsMax: number
   /** Committed batches, for tests and metrics. */
   batchesCommitted = 0
+  /** Batches rolled back whole because a unit failed after writing with no savepoint of its own. */
+  batchesRolledBack = 0
   unitsCommitted = 0
 
   constructor(private readonly options: WriterOptions) {
@@ -129,7 +167,9 @@ export class GroupCommitWriter {
 
   /**
    * Runs `work` in the next batch transaction and resolves with its value once committed.
-   * `work` must do all its I/O through `tx`: no calls to counterparts inside a transaction.
+   * `work` must do all its I/O through `tx`: no calls to counterparts inside a transaction. It may
+   * run more than once (its batch rolled back by a lock conflict, or by another unit's failure), so
+   * whatever else it does must be safe to repeat; `tx.afterCommit` hooks run once, after the commit.
    */
   submit<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new WriterUnavailableError('the writer is closed'))
@@ -155,31 +195,12 @@ export class GroupCommitWriter {
     this.scheduled = false
     this.flushing = true
     const batch = this.queue.splice(0, this.batchSizeMax)
-    const outcomes: { unit: Unit; ok: boolean; value: unknown; hooks: (() => void)[] }[] = []
+    let ran: Ran
     let connection: SqlConnection | undefined
     try {
       connection = await this.connectionOpen()
-      // Each unit's savepoint is opened with what ends the one before (one round trip on
-      // PostgreSQL, not two); COMMIT releases the last.
-      let opening: string[] = [this.options.beginStatement]
-      for (const unit of batch) {
-        unit.attempts += 1
-        const tx = new Tx(connection, this.options.dialect, this.options.builder)
-        await connection.execAll([...opening, 'SAVEPOINT unit'])
-        try {
-          const value = await unit.work(tx)
-          await tx.flush()
-          opening = ['RELEASE SAVEPOINT unit']
-          outcomes.push({ unit, ok: true, value, hooks: tx.takeHooks() })
-        } catch (error) {
-          opening = ['ROLLBACK TO SAVEPOINT unit', 'RELEASE SAVEPOINT unit']
-          outcomes.push({ unit, ok: false, value: error, hooks: [] })
-        }
-      }
-      // A failed last unit is rolled back to its savepoint before the rest commits.
-      if (opening.length > 1) await connection.execAll(opening)
-      await connection.exec('COMMIT')
-      this.batchesCommitted += 1
+      ran = await this.runUnits(connection, batch)
+      if (ran.spoiled === undefined) await connection.exec('COMMIT')
     } catch (error) {
       await this.abandon(connection)
       this.flushing = false
@@ -191,25 +212,85 @@ export class GroupCommitWriter {
       return
     }
     this.flushing = false
-    for (const { unit, ok, value, hooks } of outcomes) {
-      if (ok) {
-        this.unitsCommitted += 1
-        unit.resolve(value)
-        for (const hook of hooks) {
-          try {
-            hook()
-          } catch (error) {
-            // A hook is a notification (a cache, a nudge); its failure must not strand the other callers.
-            this.options.onHookError?.(error)
-          }
+    if (ran.spoiled !== undefined) {
+      // A unit failed after writing, with no savepoint to undo just its part: the whole batch goes
+      // back, and the others, which did nothing wrong, run again first in the next one.
+      await this.abandon(connection)
+      this.batchesRolledBack += 1
+      const { unit: spoiler, error } = ran.spoiled
+      for (const { unit } of ran.outcomes) unit.attempts -= 1
+      this.queue.unshift(...batch.filter((unit) => unit !== spoiler))
+      this.settleFailed(spoiler, error)
+      this.schedule()
+      return
+    }
+    this.batchesCommitted += 1
+    for (const { unit, ok, value, hooks } of ran.outcomes) {
+      if (!ok) {
+        this.settleFailed(unit, value)
+        continue
+      }
+      this.unitsCommitted += 1
+      unit.resolve(value)
+      for (const hook of hooks) {
+        try {
+          hook()
+        } catch (error) {
+          // A hook is a notification (a cache, a nudge); its failure must not strand the other callers.
+          this.options.onHookError?.(error)
         }
-      } else if (isTransient(value) && unit.attempts < this.attemptsMax) {
-        this.queue.push(unit)
-      } else {
-        unit.reject(value)
       }
     }
     this.schedule()
+  }
+
+  /**
+   * Runs the batch's units in one open transaction, in order. Where the connection counts what may
+   * have changed it (SQLite), a unit runs bare: one that fails before writing anything leaves
+   * nothing to undo, and one that fails after stops the batch (`spoiled`). Elsewhere each unit runs in its
+   * own savepoint, so a failure undoes that unit alone. The savepoint costs SQLite a copy of every
+   * page the unit touches (about a fifth of a payment's statement time, measured), and units
+   * almost never fail after writing: they validate first, and queue their writes to the end.
+   */
+  private async runUnits(connection: SqlConnection, batch: readonly Unit[]): Promise<Ran> {
+    const outcomes: Outcome[] = []
+    const memo = new Map<string, unknown>()
+    const bare = connection.changesBegun !== undefined
+    // Each unit's savepoint is opened with what ends the one before (one round trip on
+    // PostgreSQL, not two); COMMIT releases the last.
+    let opening: string[] = [this.options.beginStatement]
+    for (const unit of batch) {
+      unit.attempts += 1
+      const tx = new Tx(connection, this.options.dialect, this.options.builder, memo)
+      if (bare) {
+        if (opening.length > 0) await connection.execAll(opening)
+        opening = []
+      } else {
+        await connection.execAll([...opening, 'SAVEPOINT unit'])
+      }
+      const changesBefore = connection.changesBegun?.()
+      try {
+        const value = await unit.work(tx)
+        await tx.flush()
+        if (!bare) opening = ['RELEASE SAVEPOINT unit']
+        outcomes.push({ unit, ok: true, value, hooks: tx.takeHooks() })
+      } catch (error) {
+        if (bare && connection.changesBegun?.() !== changesBefore) return { outcomes, spoiled: { unit, error } }
+        // What the failed unit remembered may be what it wrote and its savepoint undid.
+        memo.clear()
+        if (!bare) opening = ['ROLLBACK TO SAVEPOINT unit', 'RELEASE SAVEPOINT unit']
+        outcomes.push({ unit, ok: false, value: error, hooks: [] })
+      }
+    }
+    // A failed last unit is rolled back to its savepoint before the rest commits.
+    if (opening.length > 1) await connection.execAll(opening)
+    return { outcomes, spoiled: undefined }
+  }
+
+  /** A unit that failed: tried again in a later batch if the failure was a lock conflict, else its caller hears it. */
+  private settleFailed(unit: Unit, error: unknown): void {
+    if (isTransient(error) && unit.attempts < this.attemptsMax) this.queue.push(unit)
+    else unit.reject(error)
   }
 
   /** After a failed batch: roll back if the connection still answers, else drop it and reconnect next time. */

@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import { AssertionError } from '../../src/domain/assert.js'
 import { newId } from '../../src/domain/ids.js'
 import { accountId, type AccountRef } from '../../src/ledger/accounts.js'
+import { updateChannelConfig } from '../../src/channels/directory.js'
 import { ensureAccount, postTransfer } from '../../src/ledger/journal.js'
 import { availableCredit, type Balances, type Posting, type TransferRequest, type TransferResult } from '../../src/ledger/transfer.js'
 import { verifyLedger } from '../../src/ledger/verify.js'
@@ -12,7 +13,7 @@ import { param, prepare } from '../../src/store/prepared.js'
 import type { Tx } from '../../src/store/writer.js'
 import type { Kassa } from '../../src/kassa.js'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
-import { accountBalance, assertLedgerSound, seedMerchant, seedShopper } from '../helpers/factories.js'
+import { accountBalance, assertLedgerSound, seedMerchant, seedShopper, testActor } from '../helpers/factories.js'
 
 /** A wallet, a merchant and the platform accounts behind them: fresh owners per test, so tests share a database. */
 function book() {
@@ -472,9 +473,12 @@ for (const dialect of DIALECTS) {
       const event = (id: string) => ({ id, merchant_id: 'mch_queued', type: 'test.queued', object_id: id, data: '{}', now: 1n })
       const countOf = async (tx: Tx, id: string) => (await tx.execute(tx.builder.selectFrom('events').select('id').where('id', '=', id))).length
       const [a, b, c, d] = [newId('event', 1), newId('event', 2), newId('event', 3), newId('event', 4)]
-      const heard: number[] = []
+      // Per run: where units run without savepoints (SQLite), the failure below rolls the batch
+      // back and this unit runs again; what its committed run heard is what counts.
+      let heard: number[] = []
       const outcomes = await Promise.allSettled([
         kassa.store.writer.submit(async (tx) => {
+          heard = []
           tx.defer(insertEvent, event(a), (changed) => heard.push(changed))
           tx.defer(insertEvent, event(b), (changed) => heard.push(changed))
           const seen = await countOf(tx, b) // the read runs the queue first: the unit sees its own writes
@@ -491,6 +495,59 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(heard, [1, 1, 1])
       const stored = await kassa.store.db.selectFrom('events').select('id').where('id', 'in', [a, b, c, d]).orderBy('id').execute()
       assert.deepEqual(stored.map((row) => row.id), [a, b, c], 'the failed unit left nothing, its first queued write included')
+    })
+
+    it('a unit that fails before writing costs its batch nothing; one that fails after writing leaves nothing, and the others commit', async () => {
+      const b = await funded(kassa, 1_000n)
+      const writer = kassa.store.writer
+      const spend = (amount: bigint) => single('payment_capture', [debit(b.wallet, amount), credit(b.payable, amount)])
+      const [first, second, third] = [spend(100n), spend(200n), spend(300n)]
+      const rolledBackBefore = writer.batchesRolledBack
+      const committedBefore = writer.batchesCommitted
+      const outcomes = await Promise.allSettled([
+        post(kassa, first),
+        writer.submit(async () => {
+          throw new Error('refused before writing')
+        }),
+        post(kassa, second),
+      ])
+      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'fulfilled'])
+      assert.equal(writer.batchesCommitted - committedBefore, 1)
+      assert.equal(writer.batchesRolledBack - rolledBackBefore, 0, 'nothing to undo: the batch committed as it ran')
+
+      const doomed = spend(50n)
+      const later = await Promise.allSettled([
+        writer.submit(async (tx) => {
+          assert.equal(await postTransfer(tx, doomed, kassa.clock.now()), 'ok')
+          await tx.flush()
+          throw new Error('refused after writing')
+        }),
+        post(kassa, third),
+      ])
+      assert.equal(later[0]?.status, 'rejected')
+      assert.deepEqual(later[1], { status: 'fulfilled', value: 'ok' })
+      // SQLite runs units without a savepoint each, so it undoes the batch and runs the other unit
+      // again; PostgreSQL undoes the unit's savepoint.
+      assert.equal(writer.batchesRolledBack - rolledBackBefore, dialect === 'sqlite' ? 1 : 0)
+      assert.equal(await transferRow(kassa, doomed.id), undefined)
+      assert.deepEqual(await postingRows(kassa, doomed.id), [])
+      for (const request of [first, second, third]) assert.ok((await transferRow(kassa, request.id)) !== undefined)
+      assert.deepEqual(await balancesOf(kassa, b.wallet), balances({ credits_posted: 1_000n, debits_posted: 600n }))
+      await assertLedgerSound(kassa)
+    })
+
+    it("a channel switched off by a unit is off for the later units of the same batch", async () => {
+      const stateIn = (tx: Tx) => kassa.payments.channelConfig(tx, 'wallet_balance').then((config) => config?.state)
+      const batchesBefore = kassa.store.writer.batchesCommitted
+      const [before, , after] = await Promise.all([
+        kassa.store.writer.submit(stateIn),
+        updateChannelConfig(kassa.store, kassa.clock, testActor, 'wallet_balance', { state: 'disabled' }),
+        kassa.store.writer.submit(stateIn),
+      ])
+      assert.equal(kassa.store.writer.batchesCommitted - batchesBefore, 1, 'one batch')
+      assert.deepEqual([before, after], ['enabled', 'disabled'])
+      await updateChannelConfig(kassa.store, kassa.clock, testActor, 'wallet_balance', { state: 'enabled' })
+      assert.equal(await kassa.store.writer.submit(stateIn), 'enabled')
     })
 
     it('units of one batch see each other in submission order', async () => {

@@ -29,6 +29,7 @@ const statementCacheMax = 512
 
 export class SqliteConnection implements SqlConnection {
   private readonly statements = new Map<string, Sqlite.Statement>()
+  private changes = 0
 
   constructor(readonly database: Sqlite.Database) {}
 
@@ -39,7 +40,13 @@ export class SqliteConnection implements SqlConnection {
       if (this.statements.size >= statementCacheMax) this.statements.clear()
       this.statements.set(sqlText, statement)
     }
+    // Counted before it runs: a write that fails half-way may still have changed rows.
+    if (!statement.readonly) this.changes += 1
     return statement
+  }
+
+  changesBegun(): number {
+    return this.changes
   }
 
   async query(sqlText: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]> {
@@ -49,9 +56,17 @@ export class SqliteConnection implements SqlConnection {
   querySync(sqlText: string, parameters: readonly unknown[]): Record<string, unknown>[] {
     const statement = this.statement(sqlText)
     const bound = parameters.map(normalizeParameter)
-    if (statement.reader) return statement.all(...bound) as Record<string, unknown>[]
-    statement.run(...bound)
-    return []
+    if (!statement.reader) {
+      statement.run(...bound)
+      return []
+    }
+    try {
+      return statement.all(...bound) as Record<string, unknown>[]
+    } catch (error) {
+      // Some errors (I/O, a full disk) end the whole transaction in SQLite, reads included.
+      this.changes += 1
+      throw error
+    }
   }
 
   async change(sqlText: string, parameters: readonly unknown[]): Promise<number> {
