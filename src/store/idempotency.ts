@@ -47,10 +47,16 @@ export function checkIdempotencyKey(key: string | undefined): void {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+    const record = value as Record<string, unknown>
+    // Default sort: by UTF-16 code units, the same order for every body.
+    const keys = Object.keys(record).sort()
+    let text = ''
+    for (const key of keys) {
+      const item = record[key]
+      if (item === undefined) continue
+      text += `${text === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`
+    }
+    return `{${text}}`
   }
   return JSON.stringify(value) ?? 'null'
 }
