@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import { assert } from '../domain/assert.js'
 import { param, prepare, preparedQueries } from '../store/prepared.js'
 import type { Tx } from '../store/writer.js'
@@ -13,14 +12,12 @@ import {
   type TransferResult,
 } from './transfer.js'
 
-const counters = ['debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'] as const
-
 const queries = preparedQueries((db, dialect) => {
   const selectAccount = db
     .selectFrom('ledger_accounts')
     .select(['id', 'currency', 'limit_rule', 'debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'])
     .where('id', '=', param('id'))
-  // Statements per number of accounts or legs, built on first use: one round trip for all of a transfer's rows.
+  // The read of a transfer's accounts, per number of accounts, built on first use: one statement for all.
   const accountsByCount = new Map<number, ReturnType<typeof prepareAccounts>>()
   const prepareAccounts = (count: number) =>
     prepare(db, (db) => {
@@ -33,46 +30,6 @@ const queries = preparedQueries((db, dialect) => {
       // Row locks keep two nodes from deciding on the same balance at once (PostgreSQL only); taken in id order.
       return dialect.rowLocks ? query.forUpdate() : query
     })
-  const postingsByCount = new Map<number, ReturnType<typeof preparePostings>>()
-  const preparePostings = (count: number) =>
-    prepare(db, (db) =>
-      db.insertInto('ledger_postings').values(
-        Array.from({ length: count }, (_, leg) => ({
-          transfer_id: param('transfer_id'),
-          leg: param(`leg${leg}`),
-          account_id: param(`account_id${leg}`),
-          side: param(`side${leg}`),
-          phase: param(`phase${leg}`),
-          amount: param(`amount${leg}`),
-          currency: param(`currency${leg}`),
-          merchant_id: param('merchant_id'),
-          created_at: param('now'),
-        })),
-      ),
-    )
-  const balancesByCount = new Map<number, ReturnType<typeof prepareBalances>>()
-  // Every account of a transfer in one UPDATE: each counter is set to the balance computed from the
-  // one read, and only where the row still holds the one read (compare and set), so the caller
-  // counts the rows changed instead of reading them back (RETURNING costs SQLite ~6 µs more).
-  const prepareBalances = (count: number) =>
-    prepare(db, (db) => {
-      const indexes = Array.from({ length: count }, (_, index) => index)
-      const after = (counter: (typeof counters)[number]) =>
-        sql<bigint>`case ${sql.ref('id')} ${sql.join(
-          indexes.map((index) => sql`when ${param(`id${index}`)} then cast(${param(`${counter}_after${index}`)} as bigint)`),
-          sql` `,
-        )} else ${sql.ref(counter)} end`
-      return db
-        .updateTable('ledger_accounts')
-        .set({ debits_pending: after('debits_pending'), debits_posted: after('debits_posted'), credits_pending: after('credits_pending'), credits_posted: after('credits_posted') })
-        .where((eb) =>
-          eb.or(
-            indexes.map((index) =>
-              eb.and([eb('id', '=', param<string>(`id${index}`)), ...counters.map((counter) => eb(counter, '=', param<bigint>(`${counter}_before${index}`)))]),
-            ),
-          ),
-        )
-    })
   const cached = <Q>(cache: Map<number, Q>, make: (count: number) => Q) => (count: number): Q => {
     let query = cache.get(count)
     if (query === undefined) {
@@ -83,7 +40,35 @@ const queries = preparedQueries((db, dialect) => {
   }
   return {
     selectAccounts: cached(accountsByCount, prepareAccounts),
-    insertPostings: cached(postingsByCount, preparePostings),
+    // One statement per posting and per account, not one for all: SQLite runs a multi-row INSERT
+    // or a CASE-per-account UPDATE at two to three times the cost of the single rows (measured:
+    // 44 against 13 µs for three postings, 26 against 8 µs for three accounts), and on
+    // PostgreSQL the writes go in one round trip all the same (Tx.defer).
+    insertPosting: prepare(db, (db) =>
+      db.insertInto('ledger_postings').values({
+        transfer_id: param('transfer_id'),
+        leg: param('leg'),
+        account_id: param('account_id'),
+        side: param('side'),
+        phase: param('phase'),
+        amount: param('amount'),
+        currency: param('currency'),
+        merchant_id: param('merchant_id'),
+        created_at: param('now'),
+      }),
+    ),
+    // The balances computed from the ones read, only where the row still holds the ones read
+    // (compare and set): the caller counts the row changed instead of reading it back.
+    updateBalances: prepare(db, (db) =>
+      db
+        .updateTable('ledger_accounts')
+        .set({ debits_pending: param('debits_pending_after'), debits_posted: param('debits_posted_after'), credits_pending: param('credits_pending_after'), credits_posted: param('credits_posted_after') })
+        .where('id', '=', param('id'))
+        .where('debits_pending', '=', param('debits_pending_before'))
+        .where('debits_posted', '=', param('debits_posted_before'))
+        .where('credits_pending', '=', param('credits_pending_before'))
+        .where('credits_posted', '=', param('credits_posted_before')),
+    ),
     insertAccount: prepare(db, (db) =>
       db
         .insertInto('ledger_accounts')
@@ -126,7 +111,6 @@ const queries = preparedQueries((db, dialect) => {
         created_at: param('now'),
       }),
     ),
-    updateBalances: cached(balancesByCount, prepareBalances),
   }
 })
 
@@ -227,36 +211,28 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
     merchant_id: request.merchant_id ?? null,
     now: nowMs,
   })
-  const legs: Record<string, unknown> = { transfer_id: request.id, merchant_id: request.merchant_id ?? null, now: nowMs }
   plan.postings.forEach((posting, leg) => {
-    legs[`leg${leg}`] = leg
-    legs[`account_id${leg}`] = posting.account_id
-    legs[`side${leg}`] = posting.side
-    legs[`phase${leg}`] = posting.phase
-    legs[`amount${leg}`] = posting.amount
-    legs[`currency${leg}`] = posting.currency
+    tx.defer(q.insertPosting, { transfer_id: request.id, leg, ...posting, merchant_id: request.merchant_id ?? null, now: nowMs })
   })
-  if (plan.postings.length > 0) tx.defer(q.insertPostings(plan.postings.length), legs)
-  const deltas = [...plan.deltas]
-  const moves: Record<string, unknown> = {}
-  deltas.forEach(([id, delta], index) => {
+  for (const [id, delta] of plan.deltas) {
     const before = accounts.get(id) as LedgerAccount
     const after = applyDelta(before, delta)
-    moves[`id${index}`] = id
-    for (const counter of counters) {
-      moves[`${counter}_before${index}`] = before[counter]
-      moves[`${counter}_after${index}`] = after[counter]
+    const move = {
+      id,
+      debits_pending_before: before.debits_pending,
+      debits_posted_before: before.debits_posted,
+      credits_pending_before: before.credits_pending,
+      credits_posted_before: before.credits_posted,
+      debits_pending_after: after.debits_pending,
+      debits_posted_after: after.debits_posted,
+      credits_pending_after: after.credits_pending,
+      credits_posted_after: after.credits_posted,
     }
-    // Should the write below not change the row as computed, its assertion fails the unit, and the
-    // writer forgets everything remembered.
+    // The row changes only if it still holds the balances read above; then it holds exactly the
+    // ones computed. No row changed means a balance moved under us: a bug, which fails the unit
+    // (and makes the writer forget what it remembered).
+    tx.defer(q.updateBalances, move, (changed) => assert(changed === 1, `transfer ${request.id}: the balances of ${id} moved between read and write`))
     tx.remember(balancesKey(id), { ...before, ...after })
-  })
-  if (deltas.length > 0) {
-    // Each account's row changes only if it still holds the balances read above; then it holds
-    // exactly the ones computed. Fewer rows changed means a balance moved under us: a bug.
-    tx.defer(q.updateBalances(deltas.length), moves, (changed) =>
-      assert(changed === deltas.length, `transfer ${request.id}: ${deltas.length - changed} account balances moved between read and write`),
-    )
   }
   return 'ok'
 }
