@@ -10,7 +10,7 @@
  *
  * Left out on purpose, because they are Kassa's logic, not the cost of the writes: authentication
  * by hash, JSON-schema validation, the idempotency lookup, reading and checking balances, the
- * state machine, savepoints per payment, and the delivery worker.
+ * state machine, and the delivery worker.
  *
  * Started by `bench/run.ts` with child_process.fork, same IPC protocol as bench/payments-server.ts.
  */

@@ -7,10 +7,10 @@ import { normalizeParameter } from '../connection.js'
  * writer, synchronous=FULL so an acknowledged payment survives power loss (this build would
  * otherwise run WAL at NORMAL), integers as bigint so no amount is ever rounded through a double.
  *
- * temp_store=MEMORY keeps the statement journal in memory. The writer runs every unit of a batch
- * in its own savepoint, and SQLite copies each page a savepoint first touches into that journal;
- * past 64 KiB it spills to a temporary file, so a batch of payments wrote megabytes to a temp file
- * it never needs after COMMIT (measured: ~250 µs CPU per payment). The journal only serves a
+ * temp_store=MEMORY keeps statement journals in memory. Inside a transaction SQLite copies each
+ * page a savepoint, or a statement that may fail half-way, first touches into such a journal; on a
+ * temporary file that cost a batch of payments megabytes of writes it never needed after COMMIT
+ * (measured when every unit had a savepoint: ~250 µs CPU per payment). The journal only serves a
  * rollback inside the open transaction; crash recovery uses the WAL, so durability is unchanged.
  * A batch holds at most 256 units, which bounds the memory.
  */
