@@ -59,7 +59,7 @@ const queries = preparedQueries((db, dialect) => {
     ),
     // The balances computed from the ones read, only where the row still holds the ones read
     // (compare and set): the caller counts the row changed instead of reading it back.
-    updateBalances: prepare(db, (db) =>
+    updateBalance: prepare(db, (db) =>
       db
         .updateTable('ledger_accounts')
         .set({ debits_pending: param('debits_pending_after'), debits_posted: param('debits_posted_after'), credits_pending: param('credits_pending_after'), credits_posted: param('credits_posted_after') })
@@ -231,7 +231,7 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
     // The row changes only if it still holds the balances read above; then it holds exactly the
     // ones computed. No row changed means a balance moved under us: a bug, which fails the unit
     // (and makes the writer forget what it remembered).
-    tx.defer(q.updateBalances, move, (changed) => assert(changed === 1, `transfer ${request.id}: the balances of ${id} moved between read and write`))
+    tx.defer(q.updateBalance, move, (changed) => assert(changed === 1, `transfer ${request.id}: the balances of ${id} moved between read and write`))
     tx.remember(balancesKey(id), { ...before, ...after })
   }
   return 'ok'

@@ -211,11 +211,11 @@ export class GroupCommitWriter {
       this.schedule()
       return
     }
-    this.flushing = false
     if (ran.spoiled !== undefined) {
       // A unit failed after writing, with no savepoint to undo just its part: the whole batch goes
       // back, and the others, which did nothing wrong, run again first in the next one.
       await this.abandon(connection)
+      this.flushing = false
       this.batchesRolledBack += 1
       const { unit: spoiler, error } = ran.spoiled
       for (const { unit } of ran.outcomes) unit.attempts -= 1
@@ -224,6 +224,7 @@ export class GroupCommitWriter {
       this.schedule()
       return
     }
+    this.flushing = false
     this.batchesCommitted += 1
     for (const { unit, ok, value, hooks } of ran.outcomes) {
       if (!ok) {
@@ -247,10 +248,10 @@ export class GroupCommitWriter {
   /**
    * Runs the batch's units in one open transaction, in order. Where the connection counts what may
    * have changed it (SQLite), a unit runs bare: one that fails before writing anything leaves
-   * nothing to undo, and one that fails after stops the batch (`spoiled`). Elsewhere each unit runs in its
-   * own savepoint, so a failure undoes that unit alone. The savepoint costs SQLite a copy of every
-   * page the unit touches (about a fifth of a payment's statement time, measured), and units
-   * almost never fail after writing: they validate first, and queue their writes to the end.
+   * nothing to undo, and one that fails after stops the batch (`spoiled`). Elsewhere each unit
+   * runs in its own savepoint, so a failure undoes that unit alone. A savepoint costs SQLite a copy
+   * of every page the unit touches (about a fifth of a payment's statement time, measured), and
+   * units almost never fail after writing: they validate first, and queue their writes to the end.
    */
   private async runUnits(connection: SqlConnection, batch: readonly Unit[]): Promise<Ran> {
     const outcomes: Outcome[] = []
@@ -276,7 +277,7 @@ export class GroupCommitWriter {
         outcomes.push({ unit, ok: true, value, hooks: tx.takeHooks() })
       } catch (error) {
         if (bare && connection.changesBegun?.() !== changesBefore) return { outcomes, spoiled: { unit, error } }
-        // What the failed unit remembered may be what it wrote and its savepoint undid.
+        // What the failed unit remembered may describe writes that were undone, or never ran.
         memo.clear()
         if (!bare) opening = ['ROLLBACK TO SAVEPOINT unit', 'RELEASE SAVEPOINT unit']
         outcomes.push({ unit, ok: false, value: error, hooks: [] })
