@@ -195,6 +195,7 @@ export class Acquirer {
       // STAN, time and RRN are written with the row before the request leaves: a crash after sending
       // leaves a pending row that names the request exactly, for the sweeper to reverse.
       const stamped = this.options.link.stamp(unstamped)
+      tx.onDiscard(() => this.options.link.release(stamped))
       const created = await this.insertTransaction(tx, {
         id,
         merchant_id: input.merchant_id,
@@ -231,6 +232,7 @@ export class Acquirer {
       const card = await revealCard(tx, this.options.masterKey, original.card_id)
       // Stamped and recorded before it leaves, as a sale is: a stopped process's advice can be repeated (repeatAdvice).
       const stamped = this.options.link.stamp(this.followUp(original, card.pan, '0220', '000000', captureAmount, true))
+      tx.onDiscard(() => this.options.link.release(stamped))
       const created = await this.insertTransaction(
         tx,
         { ...this.childOf(original, id, 'capture'), amount: captureAmount, stan: stamped.fields[11] ?? null, rrn: stamped.fields[37] ?? null, transmitted_at: stamped.fields[7] ?? null },
@@ -278,6 +280,7 @@ export class Acquirer {
       await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_refunded: original.amount_refunded + refundAmount, version: original.version + 1n, updated_at: nowMs }).where('id', '=', original.id).where('version', '=', original.version))
       // Stamped and recorded before it leaves: one a stopped process sent is reversed by the sweeper.
       const stamped = this.options.link.stamp(this.followUp(original, card.pan, '0200', '200000', refundAmount, false))
+      tx.onDiscard(() => this.options.link.release(stamped))
       const trace = { stan: stamped.fields[11] ?? null, rrn: stamped.fields[37] ?? null, transmitted_at: stamped.fields[7] ?? null }
       // A refund names only its own caller's refund (one card row each, 0008), never its sale's reference.
       const created = await this.insertTransaction(tx, { ...this.childOf(original, id, 'refund'), amount: refundAmount, ...trace, reference_id: referenceId ?? null }, nowMs)

@@ -10,6 +10,7 @@ type Deferred = { readonly sqlText: string; readonly parameters: readonly unknow
 /** One unit of work's view of the open batch transaction. */
 export class Tx {
   private hooks: (() => void)[] | undefined
+  private discardHooks: (() => void)[] | undefined
   private deferred: Deferred[] = []
 
   constructor(
@@ -102,6 +103,28 @@ export class Tx {
     this.hooks = undefined
     return hooks
   }
+
+  /**
+   * Runs `hook` if this run of the unit comes to nothing: the unit failed, or its batch rolled back
+   * (the unit may then run again, as a new run). For what a unit took outside the database, such as
+   * a scheme STAN for a request it recorded, so a run that never commits gives it back.
+   */
+  onDiscard(hook: () => void): void {
+    ;(this.discardHooks ??= []).push(hook)
+  }
+
+  /** The writer calls it once when this run is thrown away; never after a commit. */
+  discarded(onHookError?: (error: unknown) => void): void {
+    const hooks = this.discardHooks ?? []
+    this.discardHooks = undefined
+    for (const hook of hooks) {
+      try {
+        hook()
+      } catch (error) {
+        onHookError?.(error)
+      }
+    }
+  }
 }
 
 type Unit = {
@@ -113,6 +136,8 @@ type Unit = {
 
 type Outcome = { unit: Unit; ok: boolean; value: unknown; hooks: (() => void)[] }
 type Ran = { outcomes: Outcome[]; spoiled: { unit: Unit; error: unknown } | undefined }
+/** Every run of a unit in the batch so far, to be told if it is thrown away. */
+type Runs = Tx[]
 
 /** Errors after which the same unit may simply run again: lock conflicts between writers. */
 function isTransient(error: unknown): boolean {
@@ -197,12 +222,14 @@ export class GroupCommitWriter {
     const batch = this.queue.splice(0, this.batchSizeMax)
     let ran: Ran
     let connection: SqlConnection | undefined
+    const runs: Runs = []
     try {
       connection = await this.connectionOpen()
-      ran = await this.runUnits(connection, batch)
+      ran = await this.runUnits(connection, batch, runs)
       if (ran.spoiled === undefined) await connection.exec('COMMIT')
     } catch (error) {
       await this.abandon(connection)
+      this.discard(runs)
       this.flushing = false
       for (const unit of batch) {
         if (isTransient(error) && unit.attempts < this.attemptsMax) this.queue.push(unit)
@@ -215,6 +242,7 @@ export class GroupCommitWriter {
       // A unit failed after writing, with no savepoint to undo just its part: the whole batch goes
       // back, and the others, which did nothing wrong, run again first in the next one.
       await this.abandon(connection)
+      this.discard(runs)
       this.flushing = false
       this.batchesRolledBack += 1
       const { unit: spoiler, error } = ran.spoiled
@@ -253,7 +281,7 @@ export class GroupCommitWriter {
    * of every page the unit touches (about a fifth of a payment's statement time, measured), and
    * units almost never fail after writing: they validate first, and queue their writes to the end.
    */
-  private async runUnits(connection: SqlConnection, batch: readonly Unit[]): Promise<Ran> {
+  private async runUnits(connection: SqlConnection, batch: readonly Unit[], runs: Runs): Promise<Ran> {
     const outcomes: Outcome[] = []
     const memo = new Map<string, unknown>()
     const bare = connection.changesBegun !== undefined
@@ -263,6 +291,7 @@ export class GroupCommitWriter {
     for (const unit of batch) {
       unit.attempts += 1
       const tx = new Tx(connection, this.options.dialect, this.options.builder, memo)
+      runs.push(tx)
       if (bare) {
         if (opening.length > 0) await connection.execAll(opening)
         opening = []
@@ -279,6 +308,7 @@ export class GroupCommitWriter {
         if (bare && connection.changesBegun?.() !== changesBefore) return { outcomes, spoiled: { unit, error } }
         // What the failed unit remembered may describe writes that were undone, or never ran.
         memo.clear()
+        tx.discarded(this.options.onHookError)
         if (!bare) opening = ['ROLLBACK TO SAVEPOINT unit', 'RELEASE SAVEPOINT unit']
         outcomes.push({ unit, ok: false, value: error, hooks: [] })
       }
@@ -286,6 +316,11 @@ export class GroupCommitWriter {
     // A failed last unit is rolled back to its savepoint before the rest commits.
     if (opening.length > 1) await connection.execAll(opening)
     return { outcomes, spoiled: undefined }
+  }
+
+  /** Tells every run of a batch that did not commit; a run told already (it failed) hears nothing more. */
+  private discard(runs: Runs): void {
+    for (const tx of runs) tx.discarded(this.options.onHookError)
   }
 
   /** A unit that failed: tried again in a later batch if the failure was a lock conflict, else its caller hears it. */

@@ -59,6 +59,29 @@ describe('scheme link: matching many requests on one connection', () => {
     }
   })
 
+  it('gives back the STAN of a stamped request that will never be sent, and only of such a request', async () => {
+    const harness = await startHarness()
+    try {
+      const { link, scheme } = harness
+      const discarded = link.stamp(purchase(approvePan))
+      assert.equal(link.stats().stans_held, 1)
+      link.release(discarded)
+      assert.equal(link.stats().stans_held, 0, 'its transaction rolled back: the STAN is free again')
+      link.release(discarded)
+      assert.equal(link.stats().stans_held, 0)
+
+      scheme.setFaults([{ action: 'delay', delayMs: 100 }])
+      const sent = link.stamp(purchase(approvePan))
+      const answer = link.sendStamped(sent)
+      link.release(sent)
+      assert.equal(link.stats().stans_held, 1, 'a request on its way keeps its STAN until it settles')
+      assert.equal((await answer).outcome, 'answered')
+      assert.equal(link.stats().stans_held, 0)
+    } finally {
+      await harness.close()
+    }
+  })
+
   it('refuses a repeat (0221) while its original is still awaiting its answer, keeping the STAN held; sends it once the original settled', async () => {
     const harness = await startHarness()
     try {

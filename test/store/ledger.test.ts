@@ -536,6 +536,43 @@ for (const dialect of DIALECTS) {
       await assertLedgerSound(kassa)
     })
 
+    it('tells a run of a unit that comes to nothing, once, and never one that commits', async () => {
+      const b = await funded(kassa, 1_000n)
+      const writer = kassa.store.writer
+      const told: string[] = []
+      let innocentRuns = 0
+      const outcomes = await Promise.allSettled([
+        writer.submit(async (tx) => {
+          innocentRuns += 1
+          const run = innocentRuns
+          tx.onDiscard(() => told.push(`innocent run ${run}`))
+          return postTransfer(tx, single('payment_capture', [debit(b.wallet, 10n), credit(b.payable, 10n)]), kassa.clock.now())
+        }),
+        writer.submit(async (tx) => {
+          tx.onDiscard(() => told.push('failed before writing'))
+          throw new Error('refused before writing')
+        }),
+        writer.submit(async (tx) => {
+          tx.onDiscard(() => told.push('failed after writing'))
+          assert.equal(await postTransfer(tx, single('payment_capture', [debit(b.wallet, 20n), credit(b.payable, 20n)]), kassa.clock.now()), 'ok')
+          await tx.flush()
+          throw new Error('refused after writing')
+        }),
+      ])
+      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'rejected'])
+      // On SQLite the failure after writing rolls the batch back: the other units' runs are thrown
+      // away and they run again (the one that failed before writing fails again, a second run told);
+      // on PostgreSQL that unit's savepoint alone is undone.
+      if (dialect === 'sqlite') {
+        assert.equal(innocentRuns, 2)
+        assert.deepEqual(told.sort(), ['failed after writing', 'failed before writing', 'failed before writing', 'innocent run 1'])
+      } else {
+        assert.equal(innocentRuns, 1)
+        assert.deepEqual(told.sort(), ['failed after writing', 'failed before writing'])
+      }
+      assert.deepEqual(await balancesOf(kassa, b.wallet), balances({ credits_posted: 1_000n, debits_posted: 10n }))
+    })
+
     it("a channel switched off by a unit is off for the later units of the same batch", async () => {
       const stateIn = (tx: Tx) => kassa.payments.channelConfig(tx, 'wallet_balance').then((config) => config?.state)
       const batchesBefore = kassa.store.writer.batchesCommitted

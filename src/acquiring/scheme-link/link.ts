@@ -150,6 +150,11 @@ export type SchemeLink = {
    * leaves a request that names itself and can be reversed.
    */
   stamp(message: Iso8583Message): Iso8583Message
+  /**
+   * Gives back the STAN of a request `stamp` made that will never be sent: the transaction that
+   * recorded it rolled back. A request already sent, or not stamped here, is left alone.
+   */
+  release(message: Iso8583Message): void
   /** Sends a request `stamp` made (its field 11 set); otherwise as `send`. */
   sendStamped(message: Iso8583Message, options?: { readonly timeoutMs?: number }): Promise<SendResult>
   /**
@@ -207,6 +212,8 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
   const stans = new StanSequence({ clock, ...(options.stanFirst === undefined ? {} : { first: options.stanFirst }) })
   const pending = new Map<string, Pending>()
   const stansInFlight = new Set<string>()
+  /** STANs `stamp` gave out whose request has not gone to `sendStamped` yet: the only ones `release` frees. */
+  const stampedUnsent = new Set<string>()
   const completed = new Map<string, 'answered' | 'timed_out'>()
   const waiters = new Set<{ resolve: (up: boolean) => void; timer: NodeJS.Timeout }>()
   const counters = { connections: 0, connect_failures: 0, sent: 0, answered: 0, timed_out: 0, late: 0, duplicate: 0, unmatched: 0, malformed: 0, link_down: 0, echo_failures: 0 }
@@ -306,6 +313,7 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
     const stan = stans.next((candidate) => stansInFlight.has(candidate))
     // Held from now: between stamp() and sendStamped() nobody else may take this STAN.
     stansInFlight.add(stan)
+    stampedUnsent.add(stan)
     const fields: Record<number, string> = { ...message.fields, 11: stan }
     fields[7] ??= transmissionDateTime(nowMs)
     if (!message.mti.startsWith('08')) fields[37] ??= retrievalReferenceNumber(nowMs, stan)
@@ -316,6 +324,7 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
   const sendStamped = async (message: Iso8583Message, sendOptions: { readonly timeoutMs?: number } = {}): Promise<SendResult> => {
     const stan = message.fields[11]
     assert(stan !== undefined, 'link: sendStamped takes a message stamp() made')
+    stampedUnsent.delete(stan)
     const result = await transmit(message, sendOptions.timeoutMs ?? requestTimeoutMs)
     // Never left: the STAN stamp() held is free again (one that left is freed when it settles). A
     // repeat's STAN is its original's, held, if at all, by that original's send.
@@ -483,6 +492,10 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
   return {
     send,
     stamp: stamped,
+    release: (message) => {
+      const stan = message.fields[11]
+      if (stan !== undefined && stampedUnsent.delete(stan)) stansInFlight.delete(stan)
+    },
     sendStamped,
     reverse,
     echo,
