@@ -1,5 +1,5 @@
 import { assert } from '../domain/assert.js'
-import { param, prepare, preparedQueries } from '../store/prepared.js'
+import { param, params, prepare, preparedQueries } from '../store/prepared.js'
 import type { Tx } from '../store/writer.js'
 import { accountId, chartOfAccounts, type AccountRef } from './accounts.js'
 import {
@@ -46,14 +46,7 @@ const queries = preparedQueries((db, dialect) => {
     // PostgreSQL the writes go in one round trip all the same (Tx.defer).
     insertPosting: prepare(db, (db) =>
       db.insertInto('ledger_postings').values({
-        transfer_id: param('transfer_id'),
-        leg: param('leg'),
-        account_id: param('account_id'),
-        side: param('side'),
-        phase: param('phase'),
-        amount: param('amount'),
-        currency: param('currency'),
-        merchant_id: param('merchant_id'),
+        ...params('transfer_id', 'leg', 'account_id', 'side', 'phase', 'amount', 'currency', 'merchant_id'),
         created_at: param('now'),
       }),
     ),

@@ -41,6 +41,14 @@ export function param<T = never>(name: string): T {
   return `${markerPrefix}${name}` as unknown as T
 }
 
+/**
+ * Placeholders named as the columns they fill, for a prepared insert whose values are named so.
+ * @example db.insertInto('ledger_postings').values({ ...params('transfer_id', 'leg'), created_at: param('now') })
+ */
+export function params<const C extends string>(...columns: C[]): Record<C, never> {
+  return Object.fromEntries(columns.map((column) => [column, param(column)])) as Record<C, never>
+}
+
 export function prepare<R>(db: Kysely<Database>, build: (db: Kysely<Database>) => Compilable<R>): PreparedQuery<R> {
   const compiled = build(db).compile()
   const names = compiled.parameters.map((value, index) => {
