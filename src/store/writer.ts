@@ -117,12 +117,18 @@ export class Tx {
   discarded(onHookError?: (error: unknown) => void): void {
     const hooks = this.discardHooks ?? []
     this.discardHooks = undefined
-    for (const hook of hooks) {
-      try {
-        hook()
-      } catch (error) {
-        onHookError?.(error)
-      }
+    runHooks(hooks, onHookError)
+  }
+}
+
+/** Runs each hook; one that throws is reported and the rest still run. */
+function runHooks(hooks: readonly (() => void)[], onHookError: ((error: unknown) => void) | undefined): void {
+  for (const hook of hooks) {
+    try {
+      hook()
+    } catch (error) {
+      // A hook is a notification (a cache, a nudge, a STAN given back); its failure must not strand the other callers.
+      onHookError?.(error)
     }
   }
 }
@@ -136,8 +142,6 @@ type Unit = {
 
 type Outcome = { unit: Unit; ok: boolean; value: unknown; hooks: (() => void)[] }
 type Ran = { outcomes: Outcome[]; spoiled: { unit: Unit; error: unknown } | undefined }
-/** Every run of a unit in the batch so far, to be told if it is thrown away. */
-type Runs = Tx[]
 
 /** Errors after which the same unit may simply run again: lock conflicts between writers. */
 function isTransient(error: unknown): boolean {
@@ -222,7 +226,8 @@ export class GroupCommitWriter {
     const batch = this.queue.splice(0, this.batchSizeMax)
     let ran: Ran
     let connection: SqlConnection | undefined
-    const runs: Runs = []
+    // Every run of a unit in this batch, to be told if the batch is thrown away.
+    const runs: Tx[] = []
     try {
       connection = await this.connectionOpen()
       ran = await this.runUnits(connection, batch, runs)
@@ -261,14 +266,7 @@ export class GroupCommitWriter {
       }
       this.unitsCommitted += 1
       unit.resolve(value)
-      for (const hook of hooks) {
-        try {
-          hook()
-        } catch (error) {
-          // A hook is a notification (a cache, a nudge); its failure must not strand the other callers.
-          this.options.onHookError?.(error)
-        }
-      }
+      runHooks(hooks, this.options.onHookError)
     }
     this.schedule()
   }
@@ -281,7 +279,7 @@ export class GroupCommitWriter {
    * of every page the unit touches (about a fifth of a payment's statement time, measured), and
    * units almost never fail after writing: they validate first, and queue their writes to the end.
    */
-  private async runUnits(connection: SqlConnection, batch: readonly Unit[], runs: Runs): Promise<Ran> {
+  private async runUnits(connection: SqlConnection, batch: readonly Unit[], runs: Tx[]): Promise<Ran> {
     const outcomes: Outcome[] = []
     const memo = new Map<string, unknown>()
     const bare = connection.changesBegun !== undefined
@@ -319,7 +317,7 @@ export class GroupCommitWriter {
   }
 
   /** Tells every run of a batch that did not commit; a run told already (it failed) hears nothing more. */
-  private discard(runs: Runs): void {
+  private discard(runs: readonly Tx[]): void {
     for (const tx of runs) tx.discarded(this.options.onHookError)
   }
 
