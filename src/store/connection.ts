@@ -12,19 +12,16 @@ export interface SqlConnection {
    * changed. An engine across a network sends them in one round trip.
    */
   changeMany(writes: readonly QueuedWrite[]): Promise<number[]>
-  /** Runs a statement without parameters or result, such as BEGIN or SAVEPOINT. */
+  /** Runs a statement without parameters or result, such as BEGIN or COMMIT. */
   exec(sqlText: string): Promise<void>
-  /** Runs such statements in order; an engine across a network sends them in one round trip. */
-  execAll(sqlTexts: readonly string[]): Promise<void>
   close(): Promise<void>
   /**
    * A count that moves whenever a statement may have changed the open transaction: a write begun,
-   * or any statement that failed (an engine may end the transaction on some errors). An engine
-   * that can tell (SQLite in process: each statement says whether it is read-only) lets the writer
-   * run a batch's units without a savepoint each; one that cannot leaves it out, and every unit
-   * gets its savepoint.
+   * or any statement that failed (an engine may end the transaction on some errors). The writer
+   * runs a batch's units without a savepoint each, and tells by this count whether a unit that
+   * failed left anything to undo.
    */
-  changesBegun?(): number
+  changesBegun(): number
 }
 
 export type QueuedWrite = { readonly sqlText: string; readonly parameters: readonly unknown[] }

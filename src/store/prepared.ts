@@ -1,4 +1,4 @@
-import type { Compilable, Kysely } from 'kysely'
+import type { Compilable, Kysely, OperationNode, TableNode } from 'kysely'
 import { assert, AssertionError } from '../domain/assert.js'
 import type { DialectCapabilities } from './dialect.js'
 import type { Database } from './schema.js'
@@ -16,6 +16,13 @@ export class PreparedQuery<R> {
   constructor(
     readonly sqlText: string,
     readonly parameterNames: readonly string[],
+    /**
+     * The tables a plain SELECT reads, so a read of none of the tables a unit's queued writes
+     * change need not run them first (Tx.run). Undefined for a write, or when raw SQL hides them.
+     */
+    readonly tablesRead?: ReadonlySet<string>,
+    /** The tables a write changes; undefined for a read, or when raw SQL may change more. */
+    readonly tablesChanged?: ReadonlySet<string>,
   ) {}
 
   bind(values: Readonly<Record<string, unknown>>): unknown[] {
@@ -58,7 +65,65 @@ export function prepare<R>(db: Kysely<Database>, build: (db: Kysely<Database>) =
     )
     return value.slice(markerPrefix.length)
   })
-  return new PreparedQuery<R>(compiled.sql, names)
+  const touched = tablesTouched(compiled.query)
+  return new PreparedQuery<R>(compiled.sql, names, touched.read, touched.changed)
+}
+
+type TablesTouched = {
+  /** The tables a plain SELECT reads, subqueries included; undefined for a write, or a read whose raw SQL may name more. */
+  read: ReadonlySet<string> | undefined
+  /** The tables a write changes; undefined for a read, or a write whose raw SQL may change more. */
+  changed: ReadonlySet<string> | undefined
+}
+
+const writeNodes = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode'])
+
+/** Table names under `root`. */
+function tableNames(root: unknown): Set<string> {
+  const names = new Set<string>()
+  const pending: unknown[] = [root]
+  while (pending.length > 0) {
+    const node = pending.pop()
+    if (node === null || typeof node !== 'object') continue
+    if (Array.isArray(node)) pending.push(...node)
+    else {
+      const { kind } = node as { kind?: unknown }
+      if (kind === 'TableNode') names.add((node as TableNode).table.identifier.name)
+      // A column's table (`p.id`) is an alias or a table the statement names in FROM or JOIN anyway.
+      else if (kind === 'ReferenceNode') pending.push((node as { column: unknown }).column)
+      else pending.push(...Object.values(node))
+    }
+  }
+  return names
+}
+
+/**
+ * What a statement reads or changes, from Kysely's operation tree. Raw SQL fragments (`sql` in a
+ * builder, here casts of parameters) are text Kysely cannot see into: a read whose fragments say
+ * FROM or JOIN, or a write whose fragments say INSERT, UPDATE or DELETE, is counted as touching
+ * anything. Triggers here only refuse (append-only tables), so they change nothing further.
+ */
+export function tablesTouched(root: OperationNode): TablesTouched {
+  const changed = new Set<string>()
+  const raw: string[] = []
+  const pending: unknown[] = [root]
+  while (pending.length > 0) {
+    const node = pending.pop()
+    if (node === null || typeof node !== 'object') continue
+    if (Array.isArray(node)) {
+      pending.push(...node)
+      continue
+    }
+    const record = node as Record<string, unknown>
+    if (record.kind === 'RawNode') raw.push(...(record.sqlFragments as string[]))
+    if (typeof record.kind === 'string' && writeNodes.has(record.kind)) {
+      for (const name of tableNames(record.into ?? record.table ?? record.from)) changed.add(name)
+    }
+    pending.push(...Object.values(record))
+  }
+  const rawText = raw.join(' ')
+  if (root.kind === 'SelectQueryNode') return { read: /\b(from|join)\b/i.test(rawText) ? undefined : tableNames(root), changed: undefined }
+  return { read: undefined, changed: /\b(insert|update|delete|merge)\b/i.test(rawText) ? undefined : changed }
 }
 
 /**

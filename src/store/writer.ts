@@ -5,7 +5,12 @@ import type { SqlConnection } from './connection.js'
 import type { PreparedQuery } from './prepared.js'
 import type { Database } from './schema.js'
 
-type Deferred = { readonly sqlText: string; readonly parameters: readonly unknown[]; readonly onChanged: ((changed: number) => void) | undefined }
+type Deferred = {
+  readonly sqlText: string
+  readonly parameters: readonly unknown[]
+  readonly tables: ReadonlySet<string> | undefined
+  readonly onChanged: ((changed: number) => void) | undefined
+}
 
 /** One unit of work's view of the open batch transaction. */
 export class Tx {
@@ -51,11 +56,24 @@ export class Tx {
     this.batchMemo.delete(key)
   }
 
-  /** Runs a query prepared at start-up: the hot path. */
+  /**
+   * Runs a query prepared at start-up: the hot path. The unit's queued writes run first, unless it
+   * is a plain read of none of the tables they change: it cannot see them, so they stay queued for
+   * the one round trip at the unit's end (PostgreSQL).
+   */
   async run<R>(query: PreparedQuery<R>, values: Readonly<Record<string, unknown>>): Promise<R[]> {
     const parameters = query.bind(values)
-    if (this.deferred.length > 0) await this.flush()
+    if (this.deferred.length > 0 && this.readsQueued(query.tablesRead)) await this.flush()
     return (await this.connection.query(query.sqlText, parameters)) as R[]
+  }
+
+  private readsQueued(tablesRead: ReadonlySet<string> | undefined): boolean {
+    if (tablesRead === undefined) return true
+    for (const write of this.deferred) {
+      if (write.tables === undefined) return true
+      for (const table of write.tables) if (tablesRead.has(table)) return true
+    }
+    return false
   }
 
   /** Runs a prepared write that returns no rows; answers how many rows it changed. */
@@ -71,10 +89,11 @@ export class Tx {
    * which fails the unit). On PostgreSQL the writes queued together go in one round trip, which is
    * what a payment's half-dozen inserts cost there otherwise. Queue only writes whose failure may
    * surface a little later (the unit fails all the same) and that touch no row another queued write
-   * of the same run touches: inserts, and updates of rows just read (the read runs the queue first).
+   * of the same run touches: inserts, and updates of rows just read (a read of a table the queue
+   * writes runs the queue first).
    */
   defer(query: PreparedQuery<unknown>, values: Readonly<Record<string, unknown>>, onChanged?: (changed: number) => void): void {
-    this.deferred.push({ sqlText: query.sqlText, parameters: query.bind(values), onChanged })
+    this.deferred.push({ sqlText: query.sqlText, parameters: query.bind(values), tables: query.tablesChanged, onChanged })
   }
 
   /** Runs the queued writes now. The writer calls it when a unit's work is done. */
@@ -171,9 +190,9 @@ export type WriterOptions = {
 /**
  * Group commit (PERFORMANCE.md lever 1): every unit submitted during one turn of the event loop
  * runs inside one transaction, and each caller is answered only after the COMMIT is durable. One
- * unit's failure never fails the others: it is undone by its savepoint, or, where units run
- * without one, by running the others again in a fresh transaction (`runUnits`). One writer
- * connection per process.
+ * unit's failure never fails the others: one that wrote nothing is simply left out, and one that
+ * did rolls the batch back, the others running again first in a fresh transaction (`runUnits`).
+ * One writer connection per process.
  */
 export class GroupCommitWriter {
   private queue: Unit[] = []
@@ -272,47 +291,34 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Runs the batch's units in one open transaction, in order. Where the connection counts what may
-   * have changed it (SQLite), a unit runs bare: one that fails before writing anything leaves
-   * nothing to undo, and one that fails after stops the batch (`spoiled`). Elsewhere each unit
-   * runs in its own savepoint, so a failure undoes that unit alone. A savepoint costs SQLite a copy
-   * of every page the unit touches (about a fifth of a payment's statement time, measured), and
-   * units almost never fail after writing: they validate first, and queue their writes to the end.
+   * Runs the batch's units in one open transaction, in order, with no savepoint each: a unit that
+   * fails before writing anything (the connection's `changesBegun` did not move) leaves nothing to
+   * undo, and one that fails after stops the batch (`spoiled`). Units validate first and queue
+   * their writes to the end, so a failure after writing is rare. A savepoint cost SQLite a copy of
+   * every page the unit touched (about a fifth of a payment's statement time, measured), and
+   * PostgreSQL a round trip per unit.
    */
   private async runUnits(connection: SqlConnection, batch: readonly Unit[], runs: Tx[]): Promise<Ran> {
     const outcomes: Outcome[] = []
     const memo = new Map<string, unknown>()
-    const bare = connection.changesBegun !== undefined
-    // Each unit's savepoint is opened with what ends the one before (one round trip on
-    // PostgreSQL, not two); COMMIT releases the last.
-    let opening: string[] = [this.options.beginStatement]
+    await connection.exec(this.options.beginStatement)
     for (const unit of batch) {
       unit.attempts += 1
       const tx = new Tx(connection, this.options.dialect, this.options.builder, memo)
       runs.push(tx)
-      if (bare) {
-        if (opening.length > 0) await connection.execAll(opening)
-        opening = []
-      } else {
-        await connection.execAll([...opening, 'SAVEPOINT unit'])
-      }
-      const changesBefore = connection.changesBegun?.()
+      const changesBefore = connection.changesBegun()
       try {
         const value = await unit.work(tx)
         await tx.flush()
-        if (!bare) opening = ['RELEASE SAVEPOINT unit']
         outcomes.push({ unit, ok: true, value, hooks: tx.takeHooks() })
       } catch (error) {
-        if (bare && connection.changesBegun?.() !== changesBefore) return { outcomes, spoiled: { unit, error } }
-        // What the failed unit remembered may describe writes that were undone, or never ran.
+        if (connection.changesBegun() !== changesBefore) return { outcomes, spoiled: { unit, error } }
+        // What the failed unit remembered may describe writes that never ran.
         memo.clear()
         tx.discarded(this.options.onHookError)
-        if (!bare) opening = ['ROLLBACK TO SAVEPOINT unit', 'RELEASE SAVEPOINT unit']
         outcomes.push({ unit, ok: false, value: error, hooks: [] })
       }
     }
-    // A failed last unit is rolled back to its savepoint before the rest commits.
-    if (opening.length > 1) await connection.execAll(opening)
     return { outcomes, spoiled: undefined }
   }
 

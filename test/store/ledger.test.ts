@@ -439,7 +439,7 @@ for (const dialect of DIALECTS) {
           assert.equal(await postTransfer(tx, doomed, kassa.clock.now()), 'ok')
           throw new Error('the unit changed its mind')
         }),
-        // Fails inside the database (primary key): on PostgreSQL that aborts the transaction unless the savepoint saves it.
+        // Fails inside the database (primary key): on PostgreSQL that aborts the transaction, so the batch runs again without it.
         post(kassa, duplicate),
         post(kassa, last),
       ])
@@ -473,8 +473,8 @@ for (const dialect of DIALECTS) {
       const event = (id: string) => ({ id, merchant_id: 'mch_queued', type: 'test.queued', object_id: id, data: '{}', now: 1n })
       const countOf = async (tx: Tx, id: string) => (await tx.execute(tx.builder.selectFrom('events').select('id').where('id', '=', id))).length
       const [a, b, c, d] = [newId('event', 1), newId('event', 2), newId('event', 3), newId('event', 4)]
-      // Per run: where units run without savepoints (SQLite), the failure below rolls the batch
-      // back and this unit runs again; what its committed run heard is what counts.
+      // Per run: units run without savepoints, so the failure below rolls the batch back and this
+      // unit runs again; what its committed run heard is what counts.
       let heard: number[] = []
       const outcomes = await Promise.allSettled([
         kassa.store.writer.submit(async (tx) => {
@@ -495,6 +495,24 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(heard, [1, 1, 1])
       const stored = await kassa.store.db.selectFrom('events').select('id').where('id', 'in', [a, b, c, d]).orderBy('id').execute()
       assert.deepEqual(stored.map((row) => row.id), [a, b, c], 'the failed unit left nothing, its first queued write included')
+    })
+
+    it('a read of a table the queue does not write leaves the queue for the end; a read of one it writes runs it first', async () => {
+      const insertEvent = prepare(kassa.store.db, (db) =>
+        db.insertInto('events').values({ id: param('id'), merchant_id: param('merchant_id'), type: param('type'), object_id: param('object_id'), data: param('data'), created_at: param('now') }),
+      )
+      const paymentById = prepare(kassa.store.db, (db) => db.selectFrom('payments').select('id').where('id', '=', param('id')))
+      const eventById = prepare(kassa.store.db, (db) => db.selectFrom('events').select('id').where('id', '=', param('id')))
+      const id = newId('event', 5)
+      const seen = await kassa.store.writer.submit(async (tx) => {
+        const heard: number[] = []
+        tx.defer(insertEvent, { id, merchant_id: 'mch_queued', type: 'test.queued', object_id: id, data: '{}', now: 1n }, (changed) => heard.push(changed))
+        await tx.run(paymentById, { id: 'pay_none' })
+        const afterOtherRead = [...heard]
+        const rows = await tx.run(eventById, { id })
+        return { afterOtherRead, afterOwnRead: [...heard], rows: rows.length }
+      })
+      assert.deepEqual(seen, { afterOtherRead: [], afterOwnRead: [1], rows: 1 })
     })
 
     it('a unit that fails before writing costs its batch nothing; one that fails after writing leaves nothing, and the others commit', async () => {
@@ -526,9 +544,8 @@ for (const dialect of DIALECTS) {
       ])
       assert.equal(later[0]?.status, 'rejected')
       assert.deepEqual(later[1], { status: 'fulfilled', value: 'ok' })
-      // SQLite runs units without a savepoint each, so it undoes the batch and runs the other unit
-      // again; PostgreSQL undoes the unit's savepoint.
-      assert.equal(writer.batchesRolledBack - rolledBackBefore, dialect === 'sqlite' ? 1 : 0)
+      // Units run without a savepoint each, so the batch is undone and the other unit runs again.
+      assert.equal(writer.batchesRolledBack - rolledBackBefore, 1)
       assert.equal(await transferRow(kassa, doomed.id), undefined)
       assert.deepEqual(await postingRows(kassa, doomed.id), [])
       for (const request of [first, second, third]) assert.ok((await transferRow(kassa, request.id)) !== undefined)
@@ -560,16 +577,10 @@ for (const dialect of DIALECTS) {
         }),
       ])
       assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'rejected'])
-      // On SQLite the failure after writing rolls the batch back: the other units' runs are thrown
-      // away and they run again (the one that failed before writing fails again, a second run told);
-      // on PostgreSQL that unit's savepoint alone is undone.
-      if (dialect === 'sqlite') {
-        assert.equal(innocentRuns, 2)
-        assert.deepEqual(told.sort(), ['failed after writing', 'failed before writing', 'failed before writing', 'innocent run 1'])
-      } else {
-        assert.equal(innocentRuns, 1)
-        assert.deepEqual(told.sort(), ['failed after writing', 'failed before writing'])
-      }
+      // The failure after writing rolls the batch back: the other units' runs are thrown away and
+      // they run again (the one that failed before writing fails again, a second run told).
+      assert.equal(innocentRuns, 2)
+      assert.deepEqual(told.sort(), ['failed after writing', 'failed before writing', 'failed before writing', 'innocent run 1'])
       assert.deepEqual(await balancesOf(kassa, b.wallet), balances({ credits_posted: 1_000n, debits_posted: 10n }))
     })
 

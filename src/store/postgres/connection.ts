@@ -18,6 +18,11 @@ export function postgresConfig(options: PostgresOptions): pg.ClientConfig {
 
 const combinedCacheMax = 256
 
+/** A plain SELECT as Kysely writes one: it changes nothing (SELECT … FOR UPDATE takes row locks, which the transaction's end lets go). */
+function readOnly(sqlText: string): boolean {
+  return sqlText.startsWith('select ')
+}
+
 /** Writes as one statement: each a CTE counting its rows, placeholders renumbered into one list. */
 function combinedWrites(writes: readonly QueuedWrite[]): string {
   const parts: string[] = []
@@ -42,7 +47,30 @@ export class PostgresConnection implements SqlConnection {
   /** The statement for each sequence of queued writes met so far: a unit's sequence repeats. */
   private readonly combined = new Map<string, string>()
 
+  /** Statements that may have changed the open transaction: see `changesBegun`. */
+  private changes = 0
+
   constructor(private readonly client: pg.Client) {}
+
+  /**
+   * Counts every statement sent that is not a plain SELECT, and every statement that failed: after
+   * any error PostgreSQL refuses the rest of the transaction, so a unit whose statement failed
+   * cannot be left behind quietly. A unit that fails in its own logic, after reads only, leaves the
+   * count as it was, and the batch goes on without it (GroupCommitWriter.runUnits).
+   */
+  changesBegun(): number {
+    return this.changes
+  }
+
+  private async send(sqlText: string, config: pg.QueryConfig | string): Promise<pg.QueryResult> {
+    if (!readOnly(sqlText)) this.changes += 1
+    try {
+      return await this.client.query(config)
+    } catch (error) {
+      if (readOnly(sqlText)) this.changes += 1
+      throw error
+    }
+  }
 
   static async connect(options: PostgresOptions): Promise<PostgresConnection> {
     const client = new pg.Client(postgresConfig(options))
@@ -65,16 +93,12 @@ export class PostgresConnection implements SqlConnection {
   }
 
   async query(sqlText: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]> {
-    const result = await this.client.query({
-      name: this.nameOf(sqlText),
-      text: sqlText,
-      values: parameters.map(normalizeParameter),
-    })
+    const result = await this.send(sqlText, { name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
     return result.rows as Record<string, unknown>[]
   }
 
   async change(sqlText: string, parameters: readonly unknown[]): Promise<number> {
-    const result = await this.client.query({ name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
+    const result = await this.send(sqlText, { name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
     return result.rowCount ?? 0
   }
 
@@ -102,12 +126,7 @@ export class PostgresConnection implements SqlConnection {
   }
 
   async exec(sqlText: string): Promise<void> {
-    await this.client.query(sqlText)
-  }
-
-  async execAll(sqlTexts: readonly string[]): Promise<void> {
-    // The simple query protocol takes several statements in one message, run in order.
-    await this.client.query(sqlTexts.join('; '))
+    await this.send(sqlText, sqlText)
   }
 
   async close(): Promise<void> {

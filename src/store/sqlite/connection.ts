@@ -82,10 +82,6 @@ export class SqliteConnection implements SqlConnection {
     this.statement(sqlText).run()
   }
 
-  async execAll(sqlTexts: readonly string[]): Promise<void> {
-    for (const sqlText of sqlTexts) this.statement(sqlText).run()
-  }
-
   async close(): Promise<void> {
     this.statements.clear()
     this.database.close()
