@@ -32,6 +32,11 @@ export type PaymentBenchSettings = {
   shoppers: number
   /** The fraction of the median saturation rate for the latency run (0.8). */
   lightLoadFraction: number
+  /**
+   * The evenly paced load's warm-up at its rate, not counted (bench/lib/paced.ts): its connections
+   * open and the backlog the load before it left drains.
+   */
+  pacedWarmupSeconds: number
   /** postgres://… for the extra PostgreSQL row; undefined skips it. */
   postgresUrl: string | undefined
 }
@@ -43,6 +48,7 @@ export const defaultPaymentBenchSettings: PaymentBenchSettings = {
   connections: 50,
   shoppers: 8,
   lightLoadFraction: 0.8,
+  pacedWarmupSeconds: 2,
   postgresUrl: undefined,
 }
 
@@ -119,7 +125,7 @@ function check(run: ServerRun, connections: number): void {
   const keys200 = report.idempotencyByStatus['200'] ?? 0
   if (keys200 !== payments) run.problems.push(`${keys200} idempotency records with 200 but ${payments} payments`)
   // autocannon drops the requests in flight when its time is up: at most one per connection per phase.
-  const received = (warmup?.ok ?? 0) + (measured?.ok ?? 0) + (paced?.ok ?? 0)
+  const received = (warmup?.ok ?? 0) + (measured?.ok ?? 0) + (paced === undefined ? 0 : paced.ok + paced.warmupOk)
   const phases = (warmup === undefined ? 0 : 1) + (measured === undefined ? 0 : 1)
   if (received > sent200 || sent200 - received > connections * phases) {
     run.problems.push(`autocannon counted ${received} 2xx, the server sent ${sent200} (more apart than the ${connections * phases} requests in flight at the stops)`)
@@ -141,7 +147,7 @@ export async function runServer(
 ): Promise<ServerRun> {
   const { profileDirectory, pacedSeconds } = options
   const run: ServerRun = { kind, engine, round, overallRate, problems: [] }
-  const lifetimeMs = (settings.warmupSeconds + settings.measureSeconds + (pacedSeconds ?? 0)) * 1000 + readyTimeoutMs + reportTimeoutMs
+  const lifetimeMs = (settings.warmupSeconds + settings.measureSeconds + (pacedSeconds === undefined ? 0 : settings.pacedWarmupSeconds + pacedSeconds)) * 1000 + readyTimeoutMs + reportTimeoutMs
   const execArgv = profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`]
   const child = forkChild<ServerMessage>(serverFiles[kind], {
     env: {
@@ -161,7 +167,7 @@ export async function runServer(
     run.measured = await drivePayments({ ...load, durationSeconds: settings.measureSeconds, tag: `${tag}m` })
     run.cpu = cpuShare(before, cpuTimes())
     if (pacedSeconds !== undefined && overallRate !== undefined) {
-      run.paced = await pacePayments({ ...load, rate: overallRate, durationSeconds: pacedSeconds, tag: `${tag}p` })
+      run.paced = await pacePayments({ ...load, rate: overallRate, warmupSeconds: settings.pacedWarmupSeconds, durationSeconds: pacedSeconds, tag: `${tag}p` })
     }
     child.send({ type: 'finish' })
     run.report = await child.next<ServerReport>('report', reportTimeoutMs)

@@ -201,7 +201,7 @@ export function renderReport(input: ReportInput): string {
       return rows
     })
     push(
-      `Kassa again on a fresh database at ${int(result.lightLoad.overallRate ?? Number.NaN)} requests/s (${Math.round(s.lightLoadFraction * 100)} % of its median saturation rate above), ${s.connections} connections: ${s.warmupSeconds} s warm-up at that rate, then ${s.measureSeconds} s with autocannon \`overallRate\`, then ${s.measureSeconds} s evenly paced on the same server. Then the ceiling the same way at the same rate, for reference: it shows what this machine\'s storage alone does to the tail (an fsync here now and then takes 50–400 ms, and every request waiting on that COMMIT waits with it).`,
+      `Kassa again on a fresh database at ${int(result.lightLoad.overallRate ?? Number.NaN)} requests/s (${Math.round(s.lightLoadFraction * 100)} % of its median saturation rate above), ${s.connections} connections: ${s.warmupSeconds} s warm-up at that rate, then ${s.measureSeconds} s with autocannon \`overallRate\`, then, on the same server, ${s.pacedWarmupSeconds} s evenly paced to warm its connections (not counted: 50 connections opening at once right after autocannon stopped left a backlog of ~300 ms, which takes more than a second to drain at 80 %) and ${s.measureSeconds} s evenly paced and measured. Then the ceiling the same way at the same rate, for reference: it shows what this machine\'s storage alone does to the tail (an fsync here now and then takes 50–400 ms, and every request waiting on that COMMIT waits with it).`,
       '',
       '| server | load | payments/s | p50 ms | p90 ms | p99 ms | max ms | 2xx / non-2xx / errors / not sent |',
       '|---|---|---|---|---|---|---|---|',
