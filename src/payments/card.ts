@@ -32,15 +32,19 @@ export type CardPaymentsOptions = {
 /** Field 41 for e-commerce: the online "terminal" of every merchant. */
 export const ecommerceTerminalId = 'KASSAWEB'
 
-/** What the shopper is told when the card network gave no usable answer (nothing was charged). */
-/** A capture advice still pending this long was sent by a process that stopped (an exchange takes far less). */
-const captureRecoveryAfterMs = 10 * 60_000
+/**
+ * A capture advice still pending this long got no answer, or was sent by a process that stopped:
+ * an exchange times out after 10 s. It is repeated then, and again each time this long passes
+ * without an answer, as a store-and-forward queue does; the scheme books a repeat once.
+ */
+const captureRecoveryAfterMs = 60_000
 
 /** A card refund still `sending` this long after its claim was claimed by a process that stopped (an exchange takes far less). */
 const refundRecoveryAfterMs = 10 * 60_000
 /** A refund whose card request is still in flight (or left so by a stopped process) is looked at again this much later. */
 const refundLookAgainMs = 60_000
 
+/** What the shopper is told when the card network gave no usable answer (nothing was charged). */
 const networkTrouble: Readonly<Record<string, { code: string; message: string }>> = {
   reversed: { code: 'card_network_timeout', message: 'The card network did not answer in time; the request was reversed and nothing was charged. Try again.' },
   reversal_pending: { code: 'card_network_timeout', message: 'The card network did not answer in time; Kassa is reversing the request, nothing will be charged. Try again.' },
