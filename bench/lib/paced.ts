@@ -55,8 +55,8 @@ function percentile(sorted: Float64Array, fraction: number): number {
 export async function pacePayments(options: PacedOptions): Promise<PacedResult> {
   if (!(options.rate > 0 && options.rate <= rateMax)) throw new Error(`rate must be in (0, ${rateMax}]`)
   if (!(options.durationSeconds >= 1 && options.durationSeconds <= 120)) throw new Error('duration must be 1 to 120 s')
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections })
   if (!(options.warmupSeconds >= 0 && options.warmupSeconds <= 60)) throw new Error('warm-up must be 0 to 60 s')
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections })
   const uncounted = Math.floor(options.rate * options.warmupSeconds)
   const total = uncounted + Math.floor(options.rate * options.durationSeconds)
   const latencies = new Float64Array(total - uncounted)
@@ -84,11 +84,12 @@ export async function pacePayments(options: PacedOptions): Promise<PacedResult> 
       else {
         statusCodes[status] = (statusCodes[status] ?? 0) + 1
         // A failure in the warm-up is a failure all the same; only its latencies are left out.
-        if (status >= 200 && status < 300 && n < uncounted) warmupOk += 1
-        else if (status >= 200 && status < 300) {
+        if (status < 200 || status >= 300) non2xx += 1
+        else if (n < uncounted) warmupOk += 1
+        else {
           ok += 1
           latencies[recorded++] = performance.now() - due
-        } else non2xx += 1
+        }
       }
     }
     const request = http.request(

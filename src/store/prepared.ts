@@ -78,22 +78,29 @@ type TablesTouched = {
 
 const writeNodes = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode'])
 
-/** Table names under `root`. */
-function tableNames(root: unknown): Set<string> {
-  const names = new Set<string>()
+/** Visits every node under `root`; `visit` answers which of a node's values to walk into (all, when it answers nothing). */
+function walk(root: unknown, visit: (node: Record<string, unknown>) => unknown[] | undefined): void {
   const pending: unknown[] = [root]
   while (pending.length > 0) {
     const node = pending.pop()
     if (node === null || typeof node !== 'object') continue
     if (Array.isArray(node)) pending.push(...node)
-    else {
-      const { kind } = node as { kind?: unknown }
-      if (kind === 'TableNode') names.add((node as TableNode).table.identifier.name)
-      // A column's table (`p.id`) is an alias or a table the statement names in FROM or JOIN anyway.
-      else if (kind === 'ReferenceNode') pending.push((node as { column: unknown }).column)
-      else pending.push(...Object.values(node))
-    }
+    else pending.push(...(visit(node as Record<string, unknown>) ?? Object.values(node)))
   }
+}
+
+/** Table names under `root`. */
+function tableNames(root: unknown): Set<string> {
+  const names = new Set<string>()
+  walk(root, (node) => {
+    if (node.kind === 'TableNode') {
+      names.add((node as unknown as TableNode).table.identifier.name)
+      return []
+    }
+    // A column's table (`p.id`) is an alias or a table the statement names in FROM or JOIN anyway.
+    if (node.kind === 'ReferenceNode') return [node.column]
+    return undefined
+  })
   return names
 }
 
@@ -106,21 +113,13 @@ function tableNames(root: unknown): Set<string> {
 export function tablesTouched(root: OperationNode): TablesTouched {
   const changed = new Set<string>()
   const raw: string[] = []
-  const pending: unknown[] = [root]
-  while (pending.length > 0) {
-    const node = pending.pop()
-    if (node === null || typeof node !== 'object') continue
-    if (Array.isArray(node)) {
-      pending.push(...node)
-      continue
+  walk(root, (node) => {
+    if (node.kind === 'RawNode') raw.push(...(node.sqlFragments as string[]))
+    if (typeof node.kind === 'string' && writeNodes.has(node.kind)) {
+      for (const name of tableNames(node.into ?? node.table ?? node.from)) changed.add(name)
     }
-    const record = node as Record<string, unknown>
-    if (record.kind === 'RawNode') raw.push(...(record.sqlFragments as string[]))
-    if (typeof record.kind === 'string' && writeNodes.has(record.kind)) {
-      for (const name of tableNames(record.into ?? record.table ?? record.from)) changed.add(name)
-    }
-    pending.push(...Object.values(record))
-  }
+    return undefined
+  })
   const rawText = raw.join(' ')
   if (root.kind === 'SelectQueryNode') return { read: /\b(from|join)\b/i.test(rawText) ? undefined : tableNames(root), changed: undefined }
   return { read: undefined, changed: /\b(insert|update|delete|merge)\b/i.test(rawText) ? undefined : changed }

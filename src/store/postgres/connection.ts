@@ -67,9 +67,14 @@ export class PostgresConnection implements SqlConnection {
     try {
       return await this.client.query(config)
     } catch (error) {
-      if (readOnly(sqlText)) this.changes += 1
+      this.changes += 1
       throw error
     }
+  }
+
+  /** A statement with parameters, prepared once per connection under its name. */
+  private sendPrepared(sqlText: string, parameters: readonly unknown[]): Promise<pg.QueryResult> {
+    return this.send(sqlText, { name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
   }
 
   static async connect(options: PostgresOptions): Promise<PostgresConnection> {
@@ -93,13 +98,11 @@ export class PostgresConnection implements SqlConnection {
   }
 
   async query(sqlText: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]> {
-    const result = await this.send(sqlText, { name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
-    return result.rows as Record<string, unknown>[]
+    return (await this.sendPrepared(sqlText, parameters)).rows as Record<string, unknown>[]
   }
 
   async change(sqlText: string, parameters: readonly unknown[]): Promise<number> {
-    const result = await this.send(sqlText, { name: this.nameOf(sqlText), text: sqlText, values: parameters.map(normalizeParameter) })
-    return result.rowCount ?? 0
+    return (await this.sendPrepared(sqlText, parameters)).rowCount ?? 0
   }
 
   /**
