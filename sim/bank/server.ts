@@ -307,6 +307,11 @@ export async function startBankSimulator(options: BankSimulatorOptions = {}): Pr
       log.write({ event: 'fault', action: 'server_error', operation, ...(orderNo === undefined ? {} : { order_no: orderNo }) })
       if (fault.afterProcessing !== true) return sendProxyError(reply, fault.httpStatus ?? 502)
     }
+    const delay = faults.requestDelay(operation, orderNo)
+    if (delay !== undefined) {
+      log.write({ event: 'fault', action: 'request_delay', operation, ...(orderNo === undefined ? {} : { order_no: orderNo }) })
+      await timers.sleep(delay.delayMs)
+    }
     let answer: Answer
     let merchantId: string | undefined
     if (!parsed.ok) answer = unsigned('parameter_invalid', parsed.message)

@@ -78,6 +78,11 @@ export type FaultRule =
       readonly afterProcessing?: boolean
     })
   /**
+   * The request is carried out only after `delayMs`, as by a bank whose back end is slow: a later
+   * request of the client's (a close) may be carried out first. Bank simulator only.
+   */
+  | (Common & { readonly action: 'request_delay'; readonly delayMs: number; readonly operation?: Operation })
+  /**
    * The provider answers a close of this order as closed (and notifies `closed`), yet a payer who
    * already had its page open can still pay it: the order goes from closed to paid and a `paid`
    * notification follows the `closed` one. The race a real provider has between close and pay.
@@ -132,6 +137,14 @@ export class FaultBook {
   serverError(operation: Operation, orderNo: string | undefined): Extract<FaultRule, { action: 'server_error' }> | undefined {
     return this.pick(
       (rule): rule is Extract<FaultRule, { action: 'server_error' }> => rule.action === 'server_error' && (rule.operation === undefined || rule.operation === operation),
+      orderNo,
+    )
+  }
+
+  /** The `request_delay` rule for a request, if any. */
+  requestDelay(operation: Operation, orderNo: string | undefined): Extract<FaultRule, { action: 'request_delay' }> | undefined {
+    return this.pick(
+      (rule): rule is Extract<FaultRule, { action: 'request_delay' }> => rule.action === 'request_delay' && (rule.operation === undefined || rule.operation === operation),
       orderNo,
     )
   }

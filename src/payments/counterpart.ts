@@ -232,6 +232,11 @@ export class CounterpartPayments {
     await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       const attempt = await this.loadAttempt(tx, attemptId)
+      // Created after the attempt closed (the close crossed it): checked now, and closed there if still open.
+      if (attempt.status === 'closed' && result.outcome === 'ok' && attempt.next_check_at !== null) {
+        await this.updateAttempt(tx, attempt, { provider_order_id: result.provider_order_id, next_check_at: nowMs })
+        return
+      }
       if (attempt.status !== 'creating') return
       if (result.outcome === 'ok') {
         await this.updateAttempt(tx, attempt, {
@@ -380,10 +385,14 @@ export class CounterpartPayments {
       return
     }
     if (answer.outcome === 'rejected' && answer.code === 'order_not_found') {
-      // The bank never created it: nothing can be paid there.
+      // Not there yet: a creation still on its way may land after this close, so it is asked about
+      // again (`recheckClosed`), as after a merchant's cancel, and closed there if it did.
       await this.store.writer.submit(async (tx) => {
         const fresh = await this.loadAttempt(tx, attempt.id)
-        if (fresh.status === 'pending' || fresh.status === 'creating') await this.failAttempt(tx, fresh, 'closed', 'canceled', 'Canceled by the shopper.', this.now())
+        const nowMs = this.now()
+        if (fresh.status === 'pending' || fresh.status === 'creating') {
+          await this.failAttempt(tx, fresh, 'closed', 'canceled', 'Canceled by the shopper.', nowMs, undefined, nowMs + this.queryAfterMs)
+        }
       })
     }
   }
@@ -475,8 +484,10 @@ export class CounterpartPayments {
     message: string,
     nowMs: number,
     paymentToRelease?: Payment,
+    /** When a closed attempt is asked about again (`recheckClosed`); never by default. */
+    recheckAt: number | null = null,
   ): Promise<void> {
-    await this.updateAttempt(tx, attempt, { status, failure_code: code, failure_message: message, next_check_at: null, provider_order_id: attempt.provider_order_id })
+    await this.updateAttempt(tx, attempt, { status, failure_code: code, failure_message: message, next_check_at: recheckAt, provider_order_id: attempt.provider_order_id })
     // A door attempt pays one parcel code, not its whole payment: only the code is released.
     if (attempt.delivery_code !== null) return this.requireDoor().releaseCode(tx, attempt, nowMs)
     const payment = paymentToRelease ?? (await this.currentPaymentOf(tx, attempt))

@@ -203,6 +203,44 @@ for (const dialect of DIALECTS) {
       assert.equal(payment.amount_received, payment.amount)
     })
 
+    it('a give-up that overtakes the bank creating the order: the order, created after the close, is closed at the bank too', async () => {
+      const more = await seedDeliveryDemo(world.kassa, { merchant: demo.merchant })
+      const moreCourier = await login(more.courier.username, more.courier.password)
+      const laterShopper = caller(world.kassa, more.shopperToken)
+      const saved = await bindDemoQuickpay(world.kassa, more.shopperId, icbc(), 'alice')
+      const bankMerchant = icbc().merchants[0]?.merchant_id ?? ''
+      const aliceBefore = icbc().account('alice')?.balance_minor ?? 0n
+      const parcel = more.deliveries[0]!
+      const code = await codeOf(moreCourier, parcel.id)
+      icbc().setFaults([{ action: 'request_delay', operation: 'payment', delayMs: 1_500, timesMax: 1 }])
+      try {
+        const paying = laterShopper.post('/shopper/v1/codes/pay', { payload: code.payload, saved_method: saved.id })
+        const attempt = await eventually(
+          () => world.kassa.store.db.selectFrom('channel_attempts').select(['id', 'status']).where('payment_id', '=', more.payment).where('delivery_code', 'is not', null).executeTakeFirst(),
+          'the door attempt',
+        )
+        assert.equal(attempt.status, 'creating', 'the bank is still creating the order')
+        const canceled = await laterShopper.post(`/shopper/v1/door_payments/${attempt.id}/cancel`)
+        assert.equal(canceled.statusCode, 200, canceled.body)
+        assert.equal(canceled.json().code_status, 'payable')
+        assert.equal(icbc().order(bankMerchant, attempt.id), undefined, 'the close reached the bank first')
+        const answered = await paying
+        assert.equal(answered.statusCode, 200, answered.body)
+        assert.notEqual(answered.json().status, 'succeeded')
+        assert.ok(icbc().order(bankMerchant, attempt.id) !== undefined, 'the creation landed after the close')
+        await eventually(async () => (icbc().order(bankMerchant, attempt.id)?.status === 'closed' ? true : undefined), 'the late order closed at the bank')
+        const row = await world.kassa.store.db.selectFrom('channel_attempts').selectAll().where('id', '=', attempt.id).executeTakeFirstOrThrow()
+        assert.equal(row.status, 'closed')
+      } finally {
+        icbc().setFaults([])
+      }
+      const late = await laterShopper.post('/shopper/v1/codes/pay', { payload: code.payload, saved_method: saved.id })
+      assert.equal(late.statusCode, 200, late.body)
+      assert.equal(late.json().status, 'requires_sms_code', 'the code can be paid again')
+      assert.equal(icbc().account('alice')?.balance_minor, aliceBefore, 'alice was never charged')
+      await assertLedgerSound(world.kassa)
+    })
+
     it('cash taken or a new code made during the SMS step closes the bank order: the shopper is not charged', async () => {
       const more = await seedDeliveryDemo(world.kassa, { merchant: demo.merchant })
       const moreCourier = await login(more.courier.username, more.courier.password)

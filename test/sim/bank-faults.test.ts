@@ -80,6 +80,18 @@ describe('bank simulator: fault knobs', () => {
     assert.equal((await bankCall(bank, '/gateway/orders/query', { order_no: no })).status, 'PAID')
   })
 
+  it('request_delay: a close sent during a slow creation finds no order, and the order is created after it', async () => {
+    const no = orderNo()
+    bank.setFaults([{ action: 'request_delay', operation: 'create', order_no: no, delayMs: 300 }])
+    const creating = bankCall(bank, '/gateway/orders', newOrderParams(no, receiver.url))
+    await sleep(50)
+    const closed = await bankCall(bank, '/gateway/orders/close', { order_no: no })
+    assert.equal(closed.ret_code, '2002', 'the close overtook the creation: order not found')
+    const created = await creating
+    assert.equal(created.ret_code, '0000')
+    assert.equal((await bankCall(bank, '/gateway/orders/query', { order_no: no })).status, 'WAITING', 'the order is open at the bank')
+  })
+
   it('notify_out_of_order: a held-back notification arrives after the newer one', async () => {
     const no = orderNo()
     bank.setFaults([

@@ -32,6 +32,6 @@ describe('docs/simulators.md agrees with the simulators', () => {
   })
 
   it('documents every fault action', () => {
-    for (const action of ['notify_drop', 'notify_duplicate', 'notify_delay', 'notify_out_of_order', 'notify_forge', 'query_hang', 'server_error', 'pay_after_close']) assert.match(doc, new RegExp(`^\\| \`${action}\` \\|`, 'm'), action)
+    for (const action of ['notify_drop', 'notify_duplicate', 'notify_delay', 'notify_out_of_order', 'notify_forge', 'query_hang', 'server_error', 'request_delay', 'pay_after_close']) assert.match(doc, new RegExp(`^\\| \`${action}\` \\|`, 'm'), action)
   })
 })
