@@ -29,14 +29,8 @@ import {
 import type { Channel } from '../channels/channel.js'
 import type { CardPayments } from './card.js'
 import type { CounterpartPayments } from './counterpart.js'
+import { paymentColumns } from './reads.js'
 import { paymentView, refundView, type RefundRecord } from './view.js'
-
-const paymentColumns = [
-  'id', 'merchant_id', 'status', 'amount', 'currency', 'capture_method', 'order_reference', 'description', 'metadata',
-  'shopper_id', 'payment_method_type', 'channel', 'amount_capturable', 'amount_received', 'amount_refunded',
-  'fee_amount', 'hold_transfer_id', 'last_error_code', 'last_error_message', 'cancellation_reason', 'version',
-  'created_at', 'updated_at',
-] as const
 
 const queries = preparedQueries((db, dialect) => {
   const select = db

@@ -6,7 +6,7 @@ import { dialects, type DialectCapabilities } from './dialect.js'
 import { migrationProvider } from './migrations/index.js'
 import { PostgresConnection, postgresConfig } from './postgres/connection.js'
 import type { Database } from './schema.js'
-import { openSqliteDatabase, SqliteConnection } from './sqlite/connection.js'
+import { openSqliteDatabase, readerDatabase, SqliteConnection } from './sqlite/connection.js'
 import { GroupCommitWriter } from './writer.js'
 
 export type StoreOptions =
@@ -43,8 +43,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 
 function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-  const readerDatabase = openSqliteDatabase(path)
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: readerDatabase }) })
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: readerDatabase(openSqliteDatabase(path)) }) })
   const dialect = dialects.sqlite
   const writer = new GroupCommitWriter({
     dialect,
