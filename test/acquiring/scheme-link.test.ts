@@ -82,6 +82,28 @@ describe('scheme link: matching many requests on one connection', () => {
     }
   })
 
+  it('gives back the STAN of a reversal that never left, and of one that was answered', async () => {
+    const harness = await startHarness({ link: { inFlightMax: 1 } })
+    try {
+      const { link, scheme } = harness
+      const original = await link.send(purchase(approvePan))
+      assert.equal(original.outcome, 'answered')
+      scheme.setFaults([{ action: 'delay', delayMs: 150 }])
+      const busy = link.send(purchase(approvePan))
+      const refused = await link.reverse(original.request, { attemptsMax: 1, timeoutMs: 1_000 })
+      assert.equal(refused.acknowledged, false)
+      assert.equal(refused.acknowledged ? '' : refused.lastOutcome, 'not_sent')
+      assert.equal((await busy).outcome, 'answered')
+      assert.equal(link.stats().stans_held, 0, 'the 0400 that never left holds no STAN')
+      scheme.setFaults([])
+      const reversed = await link.reverse(original.request, { attemptsMax: 2, timeoutMs: 1_000 })
+      assert.equal(reversed.acknowledged, true)
+      assert.equal(link.stats().stans_held, 0, 'an answered reversal holds no STAN either')
+    } finally {
+      await harness.close()
+    }
+  })
+
   it('refuses a repeat (0221) while its original is still awaiting its answer, keeping the STAN held; sends it once the original settled', async () => {
     const harness = await startHarness()
     try {

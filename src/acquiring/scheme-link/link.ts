@@ -473,7 +473,8 @@ export function openSchemeLink(options: SchemeLinkOptions): SchemeLink {
           result = { outcome: 'link_down' }
         } else {
           const stampedFirst = stamped(first)
-          result = await transmit(stampedFirst, timeoutMs)
+          // As any stamped request: one that never leaves gives its STAN back.
+          result = await sendStamped(stampedFirst, { timeoutMs })
           if (result.outcome === 'answered' || result.outcome === 'timeout') request = stampedFirst
         }
       } else {
