@@ -42,6 +42,16 @@ for (const dialect of DIALECTS) {
       assert.equal(answer.statusCode, 200, answer.body)
       return answer.json()
     }
+    /** More parcels of the demo merchant, with their own courier and shopper, who pays with alice's saved quick-pay account. */
+    const anotherDoorWithAlice = async () => {
+      const more = await seedDeliveryDemo(world.kassa, { merchant: demo.merchant })
+      const moreCourier = await login(more.courier.username, more.courier.password)
+      const laterShopper = caller(world.kassa, more.shopperToken)
+      const saved = await bindDemoQuickpay(world.kassa, more.shopperId, icbc(), 'alice')
+      const bankMerchant = icbc().merchants[0]?.merchant_id ?? ''
+      const aliceBefore = icbc().account('alice')?.balance_minor ?? 0n
+      return { more, moreCourier, laterShopper, saved, bankMerchant, aliceBefore }
+    }
     const receivable = async () => (await accountBalance(world.kassa, 'acc_provider_receivable_quickpay.icbc-sim_CNY'))?.debits_posted ?? 0n
     const icbc = () => world.bank('icbc-sim')
 
@@ -204,12 +214,7 @@ for (const dialect of DIALECTS) {
     })
 
     it('a give-up that overtakes the bank creating the order: the order, created after the close, is closed at the bank too', async () => {
-      const more = await seedDeliveryDemo(world.kassa, { merchant: demo.merchant })
-      const moreCourier = await login(more.courier.username, more.courier.password)
-      const laterShopper = caller(world.kassa, more.shopperToken)
-      const saved = await bindDemoQuickpay(world.kassa, more.shopperId, icbc(), 'alice')
-      const bankMerchant = icbc().merchants[0]?.merchant_id ?? ''
-      const aliceBefore = icbc().account('alice')?.balance_minor ?? 0n
+      const { more, moreCourier, laterShopper, saved, bankMerchant, aliceBefore } = await anotherDoorWithAlice()
       const parcel = more.deliveries[0]!
       const code = await codeOf(moreCourier, parcel.id)
       icbc().setFaults([{ action: 'request_delay', operation: 'payment', delayMs: 1_500, timesMax: 1 }])
@@ -242,12 +247,7 @@ for (const dialect of DIALECTS) {
     })
 
     it('cash taken or a new code made during the SMS step closes the bank order: the shopper is not charged', async () => {
-      const more = await seedDeliveryDemo(world.kassa, { merchant: demo.merchant })
-      const moreCourier = await login(more.courier.username, more.courier.password)
-      const laterShopper = caller(world.kassa, more.shopperToken)
-      const saved = await bindDemoQuickpay(world.kassa, more.shopperId, icbc(), 'alice')
-      const bankMerchant = icbc().merchants[0]?.merchant_id ?? ''
-      const aliceBefore = icbc().account('alice')?.balance_minor ?? 0n
+      const { more, moreCourier, laterShopper, saved, bankMerchant, aliceBefore } = await anotherDoorWithAlice()
 
       for (const courierActs of ['cash', 'new code'] as const) {
         const parcel = courierActs === 'cash' ? more.deliveries[0]! : more.deliveries[1]!
