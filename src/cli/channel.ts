@@ -6,6 +6,8 @@
  *                          [--currencies CNY,USD] [--min <minor>|none] [--max <minor>|none]
  *                          [--order <n>] [--fee <basis points>|merchant]
  *   kassa channel affected <id>      shoppers with saved methods on it
+ *   kassa late-funds [list]          late money a counterpart refused to return
+ *   kassa late-funds retry <rfd_…>   returns it again
  *
  * Every change is audited (actor `cli`) and holds at once on every node.
  */
@@ -14,10 +16,12 @@ import { channelStates } from '../channels/config.js'
 import { affectedShoppers, channelConfigView, listChannelConfigs, updateChannelConfig, type ChannelChanges } from '../channels/directory.js'
 import { isCurrencyCode } from '../domain/currency.js'
 import { isId } from '../domain/ids.js'
-import type { Kassa } from '../kassa.js'
+import type { Kassa, KassaOptions } from '../kassa.js'
+import { loadConfig } from '../config.js'
+import { loadProvidersFile } from '../channels/providers-file.js'
 import type { ChannelState } from '../store/schema.js'
 
-type WithKassa = <T>(work: (kassa: Kassa) => Promise<T>) => Promise<T>
+type WithKassa = <T>(work: (kassa: Kassa) => Promise<T>, options?: Pick<KassaOptions, 'providers'>) => Promise<T>
 
 // A parser that answers null makes commander store '' instead: "none", "all" and "merchant" stay words until the action.
 function limit(text: string): bigint | 'none' {
@@ -95,13 +99,37 @@ export function registerChannelCommands(program: Command, withKassa: WithKassa, 
       const updated = await withKassa((kassa) => updateChannelConfig(kassa.store, kassa.clock, { type: 'cli', id: 'kassa-cli' }, id, changes))
       print(channelConfigView(updated))
     })
-  program
+  const lateFunds = program
     .command('late-funds')
-    .description('money that arrived after its payment ended and could not be returned (owed to the payer); resend with POST /console/v1/refunds/{id}/retry')
+    .description('money that arrived after its payment ended and could not be returned (owed to the payer): list, retry')
+  lateFunds
+    .command('list', { isDefault: true })
+    .description('the late-funds refunds their counterpart refused, still owed')
     .action(async () => {
       const rows = await withKassa((kassa) => kassa.counterparts.unreturnedLateFunds())
       print(`${rows.length} late payment(s) not returned`)
       for (const row of rows) print([row.refund, row.payment, row.channel ?? '-', `${row.amount} ${row.currency}`, row.failure_code ?? '-', row.failed_at].join('\t'))
+    })
+  lateFunds
+    .command('retry <refund>')
+    .description(
+      "returns the money again, as POST /console/v1/refunds/{id}/retry does (audited, actor cli): sent from here with KASSA_PROVIDERS_FILE, else by a running Kassa's counterpart worker",
+    )
+    .action(async (refundId: string) => {
+      if (!isId('refund', refundId)) throw new InvalidArgumentError(`"${refundId}" is not a refund id (rfd_…)`)
+      const providersFile = loadConfig().providersFile
+      const providers = providersFile === undefined ? undefined : loadProvidersFile(providersFile)
+      const outcome = await withKassa(
+        async (kassa) => {
+          const retry = await kassa.counterparts.recordLateFundsRetry({ type: 'cli', id: 'kassa-cli' }, refundId)
+          const sent = await kassa.counterparts.canSendRefund(retry)
+          if (sent) await kassa.counterparts.sendRefund(retry)
+          return { refund: await kassa.counterparts.refundViewOf(retry), sent }
+        },
+        providers === undefined ? {} : { providers },
+      )
+      print(outcome.refund)
+      if (!outcome.sent) print(`${outcome.refund.id} is pending: a running Kassa's counterpart worker sends it within a minute (this command reaches no counterpart without KASSA_PROVIDERS_FILE)`)
     })
   channel
     .command('affected <id>')

@@ -167,7 +167,7 @@ export function buildProgram(): Command {
       print({ ...result, amount: Number(result.amount) })
     })
 
-  registerChannelCommands(program, withKassa, print)
+  registerChannelCommands(program, (work, options) => withKassa(work, undefined, options), print)
 
   program
     .command('ledger')

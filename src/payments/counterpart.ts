@@ -649,6 +649,16 @@ export class CounterpartPayments {
 
   /** An operator sends refused late money back again: a new refund, held and sent like the first. */
   async retryLateFundsRefund(actor: Actor, refundId: string) {
+    const newRefundId = await this.recordLateFundsRetry(actor, refundId)
+    await this.sendRefund(newRefundId)
+    return this.refundViewOf(newRefundId)
+  }
+
+  /**
+   * A new pending refund for a failed late-funds refund, audited; sent by the caller, or else by
+   * the counterpart worker of a running Kassa, which chases pending refunds. Answers its id.
+   */
+  async recordLateFundsRetry(actor: Actor, refundId: string): Promise<string> {
     const newRefundId = newId('refund', this.now())
     const holdId = newId('transfer', this.now())
     await this.store.writer.submit(async (tx) => {
@@ -666,9 +676,19 @@ export class CounterpartPayments {
       await this.holdLateFundsRefund(tx, payment, attempt, failed.amount, newRefundId, holdId, { retry_of: failed.id }, nowMs)
       await recordAudit(tx, actor, 'late_funds.refund_retry', { id: newRefundId, merchant_id: failed.merchant_id }, { retry_of: failed.id, amount: failed.amount.toString() }, nowMs)
     })
-    await this.sendRefund(newRefundId)
-    const refund = await this.store.db.selectFrom('refunds').selectAll().where('id', '=', newRefundId).executeTakeFirstOrThrow()
+    return newRefundId
+  }
+
+  async refundViewOf(refundId: string) {
+    const refund = await this.store.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirstOrThrow()
     return refundView({ ...refund, status: refund.status })
+  }
+
+  /** Whether this process can reach the counterpart of the refund's channel. */
+  async canSendRefund(refundId: string): Promise<boolean> {
+    const refund = await this.store.db.selectFrom('refunds').select('attempt_id').where('id', '=', refundId).executeTakeFirst()
+    const attempt = refund?.attempt_id === null || refund === undefined ? undefined : await this.attempt(refund.attempt_id)
+    return attempt !== undefined && this.providers.has(attempt.channel_id)
   }
 
   /** Late money owed back to the payer: held out of `unapplied_funds` and recorded as a pending refund, sent after COMMIT. */

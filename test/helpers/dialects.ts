@@ -48,7 +48,8 @@ export function freshStoreOptions(dialect: DialectName): TestStore {
   }
 }
 
-export type TestKassa = Kassa & { dispose(): Promise<void> }
+/** `storeOptions` says where its database is, for a test that runs the CLI on it too. */
+export type TestKassa = Kassa & { readonly storeOptions: StoreOptions; dispose(): Promise<void> }
 
 /** A whole Kassa on a fresh database, logging only errors, with a fixed master key. */
 export async function openTestKassa(
@@ -74,6 +75,7 @@ export async function openTestKassa(
     ...(options.counterpartTimings === undefined ? {} : { counterpartTimings: options.counterpartTimings }),
   })
   return Object.assign(kassa, {
+    storeOptions: store.options,
     async dispose() {
       await kassa.close()
       await store.cleanup()
