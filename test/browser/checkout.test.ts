@@ -16,6 +16,7 @@ import { currencyCodes, currency } from '../../src/domain/currency.js'
 import { browserUnavailable, launchBrowser, phoneViewport, readQrFromPage } from '../helpers/browser.js'
 import { openCheckoutWorld, type CheckoutWorld } from '../helpers/counterparts.js'
 import { assertLedgerSound, seedMerchant, seedShopper, testActor, walletAvailable } from '../helpers/factories.js'
+import { until } from '../helpers/until.js'
 
 type Json = Record<string, any>
 
@@ -25,16 +26,6 @@ const desktopViewport = { width: 1280, height: 860 } as const
 const screenshotFolder = process.env['KASSA_BROWSER_SCREENSHOTS']
 
 const alice = { username: 'alice', password: 'alice123', account: '6222021000000000017', holder: 'Alice Zhang', phone: '13800000001' }
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 describe('checkout page: the amounts it formats', () => {
   it('knows the same minor-unit exponents as src/domain/currency.ts', async () => {

@@ -7,18 +7,9 @@ import type { FaultRule } from '../../sim/common/faults.js'
 import { DIALECTS } from '../helpers/dialects.js'
 import { openCheckoutWorld, type CheckoutWorld } from '../helpers/counterparts.js'
 import { accountBalance, assertLedgerSound, seedMerchant, seedOperator, seedShopper } from '../helpers/factories.js'
+import { until } from '../helpers/until.js'
 
 type Json = Record<string, any>
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 for (const dialect of DIALECTS) {
   describe(`${dialect}: checkout channels against their counterparts`, () => {

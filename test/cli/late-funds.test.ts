@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { openCheckoutWorld, type CheckoutWorld } from '../helpers/counterparts.js'
 import { accountBalance, assertLedgerSound, seedMerchant, seedShopper } from '../helpers/factories.js'
+import { until } from '../helpers/until.js'
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js')
 
@@ -27,16 +28,6 @@ function kassaCli(env: Record<string, string>, ...args: string[]): Promise<Run> 
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 describe('kassa late-funds: listing late money a bank refused to return, and returning it', () => {
