@@ -122,9 +122,9 @@ export function registerChannelCommands(program: Command, withKassa: WithKassa, 
       const outcome = await withKassa(
         async (kassa) => {
           const retry = await kassa.counterparts.recordLateFundsRetry({ type: 'cli', id: 'kassa-cli' }, refundId)
-          const sent = await kassa.counterparts.canSendRefund(retry)
-          if (sent) await kassa.counterparts.sendRefund(retry)
-          return { refund: await kassa.counterparts.refundViewOf(retry), sent }
+          const sent = kassa.counterparts.reaches(retry.channelId)
+          if (sent) await kassa.counterparts.sendRefund(retry.refundId)
+          return { refund: await kassa.counterparts.refundViewOf(retry.refundId), sent }
         },
         providers === undefined ? {} : { providers },
       )

@@ -649,19 +649,19 @@ export class CounterpartPayments {
 
   /** An operator sends refused late money back again: a new refund, held and sent like the first. */
   async retryLateFundsRefund(actor: Actor, refundId: string) {
-    const newRefundId = await this.recordLateFundsRetry(actor, refundId)
-    await this.sendRefund(newRefundId)
-    return this.refundViewOf(newRefundId)
+    const retry = await this.recordLateFundsRetry(actor, refundId)
+    await this.sendRefund(retry.refundId)
+    return this.refundViewOf(retry.refundId)
   }
 
   /**
    * A new pending refund for a failed late-funds refund, audited; sent by the caller, or else by
-   * the counterpart worker of a running Kassa, which chases pending refunds. Answers its id.
+   * the counterpart worker of a running Kassa, which chases pending refunds. Answers its id and channel.
    */
-  async recordLateFundsRetry(actor: Actor, refundId: string): Promise<string> {
+  async recordLateFundsRetry(actor: Actor, refundId: string): Promise<{ refundId: string; channelId: string }> {
     const newRefundId = newId('refund', this.now())
     const holdId = newId('transfer', this.now())
-    await this.store.writer.submit(async (tx) => {
+    const channelId = await this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       const [failed] = await tx.execute(tx.builder.selectFrom('refunds').selectAll().where('id', '=', refundId))
       if (failed === undefined || failed.reason !== 'late_funds' || failed.attempt_id === null) {
@@ -675,8 +675,9 @@ export class CounterpartPayments {
       const attempt = await this.loadAttempt(tx, failed.attempt_id)
       await this.holdLateFundsRefund(tx, payment, attempt, failed.amount, newRefundId, holdId, { retry_of: failed.id }, nowMs)
       await recordAudit(tx, actor, 'late_funds.refund_retry', { id: newRefundId, merchant_id: failed.merchant_id }, { retry_of: failed.id, amount: failed.amount.toString() }, nowMs)
+      return attempt.channel_id
     })
-    return newRefundId
+    return { refundId: newRefundId, channelId }
   }
 
   async refundViewOf(refundId: string) {
@@ -684,11 +685,9 @@ export class CounterpartPayments {
     return refundView({ ...refund, status: refund.status })
   }
 
-  /** Whether this process can reach the counterpart of the refund's channel. */
-  async canSendRefund(refundId: string): Promise<boolean> {
-    const refund = await this.store.db.selectFrom('refunds').select('attempt_id').where('id', '=', refundId).executeTakeFirst()
-    const attempt = refund?.attempt_id === null || refund === undefined ? undefined : await this.attempt(refund.attempt_id)
-    return attempt !== undefined && this.providers.has(attempt.channel_id)
+  /** Whether this process can reach the channel's counterpart. */
+  reaches(channelId: string): boolean {
+    return this.providers.has(channelId)
   }
 
   /** Late money owed back to the payer: held out of `unapplied_funds` and recorded as a pending refund, sent after COMMIT. */

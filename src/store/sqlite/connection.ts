@@ -121,15 +121,11 @@ export class SqliteConnection implements SqlConnection {
     this.statements = new StatementCache(database, false)
   }
 
-  private prepared(sqlText: string): Prepared {
-    const prepared = this.statements.prepare(sqlText)
-    // Counted before it runs: a write that fails half-way may still have changed rows.
-    if (!prepared.statement.readonly) this.changes += 1
-    return prepared
-  }
-
   private statement(sqlText: string): Sqlite.Statement {
-    return this.prepared(sqlText).statement
+    const { statement } = this.statements.prepare(sqlText)
+    // Counted before it runs: a write that fails half-way may still have changed rows.
+    if (!statement.readonly) this.changes += 1
+    return statement
   }
 
   changesBegun(): number {
@@ -141,14 +137,14 @@ export class SqliteConnection implements SqlConnection {
   }
 
   querySync(sqlText: string, parameters: readonly unknown[]): Record<string, unknown>[] {
-    const prepared = this.prepared(sqlText)
+    const statement = this.statement(sqlText)
     const bound = parameters.map(normalizeParameter)
-    if (!prepared.statement.reader) {
-      prepared.statement.run(...bound)
+    if (!statement.reader) {
+      statement.run(...bound)
       return []
     }
     try {
-      return prepared.statement.all(...bound) as Record<string, unknown>[]
+      return statement.all(...bound) as Record<string, unknown>[]
     } catch (error) {
       // Some errors (I/O, a full disk) end the whole transaction in SQLite, reads included.
       this.changes += 1
