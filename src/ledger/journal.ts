@@ -1,6 +1,6 @@
 import { assert } from '../domain/assert.js'
 import { param, params, prepare, preparedQueries } from '../store/prepared.js'
-import type { Tx } from '../store/writer.js'
+import type { ReadAhead, Tx } from '../store/writer.js'
 import { accountId, chartOfAccounts, type AccountRef } from './accounts.js'
 import {
   applyDelta,
@@ -158,6 +158,16 @@ async function loadPending(tx: Tx, pendingId: string): Promise<PendingTransfer |
   return { id: pendingId, postings, resolved: resolution.length > 0 }
 }
 
+/** The read `postTransfer` makes of a transfer's accounts (row-locked on PostgreSQL), to send ahead with others (Tx.prefetch). */
+export function accountsReadAhead(tx: Tx, refs: readonly AccountRef[]): ReadAhead {
+  const ids = [...new Set(refs.map(accountId))].sort()
+  return { query: queries(tx).selectAccounts(ids.length), values: accountIdValues(ids) }
+}
+
+function accountIdValues(ids: readonly string[]): Record<string, string> {
+  return Object.fromEntries(ids.map((id, index) => [`id${index}`, id]))
+}
+
 /**
  * Posts one transfer inside the caller's transaction: loads what it needs, lets the pure core
  * decide, writes the transfer, its postings and the new balances, and checks that each account
@@ -184,7 +194,7 @@ export async function postTransfer(tx: Tx, request: TransferRequest, nowMs: numb
     else accounts.set(id, known)
   }
   if (unread.length > 0) {
-    const rows = await tx.run(q.selectAccounts(unread.length), Object.fromEntries(unread.map((id, index) => [`id${index}`, id])))
+    const rows = await tx.run(q.selectAccounts(unread.length), accountIdValues(unread))
     for (const row of rows) accounts.set(row.id, row as LedgerAccount)
   }
   for (const id of ids) assert(accounts.has(id), `account ${id} does not exist; ensureAccount() it first`)

@@ -11,7 +11,12 @@ export interface SqlConnection {
    * Runs writes that return no rows, in order, as if one after another; answers how many rows each
    * changed. An engine across a network sends them in one round trip.
    */
-  changeMany(writes: readonly QueuedWrite[]): Promise<number[]>
+  changeMany(writes: readonly BoundStatement[]): Promise<number[]>
+  /**
+   * Runs reads, as if one after another; answers each one's rows. An engine across a network sends
+   * them in one round trip (Tx.prefetch).
+   */
+  queryMany(reads: readonly BoundStatement[]): Promise<Record<string, unknown>[][]>
   /** Runs a statement without parameters or result, such as BEGIN or COMMIT. */
   exec(sqlText: string): Promise<void>
   close(): Promise<void>
@@ -24,7 +29,8 @@ export interface SqlConnection {
   changesBegun(): number
 }
 
-export type QueuedWrite = { readonly sqlText: string; readonly parameters: readonly unknown[] }
+/** A statement with its parameters bound, in the order its placeholders take them. */
+export type BoundStatement = { readonly sqlText: string; readonly parameters: readonly unknown[] }
 
 /** Engines bind neither booleans nor undefined; we store neither, but a stray one must not crash a batch. */
 export function normalizeParameter(value: unknown): unknown {

@@ -12,9 +12,11 @@ export type DialectCapabilities = {
   readonly concurrentWriters: boolean
   /** Other nodes can be told of a commit through the database (LISTEN/NOTIFY). */
   readonly notifications: boolean
+  /** Each statement is a round trip to a server, so reads known ahead are worth sending together (Tx.prefetch). */
+  readonly roundTrips: boolean
 }
 
 export const dialects: Record<DialectName, DialectCapabilities> = {
-  sqlite: { name: 'sqlite', rowLocks: false, concurrentWriters: false, notifications: false },
-  postgres: { name: 'postgres', rowLocks: true, concurrentWriters: true, notifications: true },
+  sqlite: { name: 'sqlite', rowLocks: false, concurrentWriters: false, notifications: false, roundTrips: false },
+  postgres: { name: 'postgres', rowLocks: true, concurrentWriters: true, notifications: true, roundTrips: true },
 }

@@ -4,7 +4,7 @@ import { KassaError } from '../domain/errors.js'
 import { toJson } from '../domain/json.js'
 import { param, prepare, preparedQueries } from './prepared.js'
 import type { Database } from './schema.js'
-import type { Tx } from './writer.js'
+import type { ReadAhead, Tx } from './writer.js'
 
 const queries = preparedQueries((db) => ({
   select: prepare(db, (db) =>
@@ -70,16 +70,24 @@ export function requestHash(method: string, route: string, body: unknown): strin
  * response commits with the command's effects, so a retry after any failure either finds both
  * or neither. A KassaError from the command (raised before it writes anything) is stored too, so
  * a replay answers the same. Any other error rolls the unit back and leaves the key free.
+ * `readsAhead` names reads the command is about to make: where statements are round trips, they go
+ * with the key's lookup (Tx.prefetch); elsewhere it is not even asked.
  */
 export async function runIdempotent(
   tx: Tx,
   request: IdempotentRequest,
   nowMs: number,
   command: () => Promise<{ status: number; body: unknown }>,
+  readsAhead?: () => readonly ReadAhead[],
 ): Promise<StoredResponse> {
   const q = queries(tx)
-  if (request.key !== undefined) {
-    const [existing] = await tx.run(q.select, { principal_id: request.principal_id, key: request.key })
+  const lookup = request.key === undefined ? undefined : { query: q.select, values: { principal_id: request.principal_id, key: request.key } }
+  if (readsAhead !== undefined && tx.dialect.roundTrips) {
+    const reads = readsAhead()
+    await tx.prefetch(lookup === undefined ? reads : [lookup, ...reads])
+  }
+  if (lookup !== undefined) {
+    const [existing] = await tx.run(lookup.query, lookup.values)
     if (existing !== undefined) return replayOf(existing, request)
   }
   let status: number
@@ -136,9 +144,10 @@ export function submitIdempotent(
   clock: { now(): number },
   request: IdempotentRequest,
   command: (tx: Tx, nowMs: number) => Promise<{ status: number; body: unknown }>,
+  readsAhead?: (tx: Tx) => readonly ReadAhead[],
 ): Promise<StoredResponse> {
   return writer.submit((tx) => {
     const nowMs = clock.now()
-    return runIdempotent(tx, request, nowMs, () => command(tx, nowMs))
+    return runIdempotent(tx, request, nowMs, () => command(tx, nowMs), readsAhead === undefined ? undefined : () => readsAhead(tx))
   })
 }

@@ -12,11 +12,30 @@ type Deferred = {
   readonly onChanged: ((changed: number) => void) | undefined
 }
 
+/** A read a unit knows it is about to make, for `Tx.prefetch`. */
+export type ReadAhead = { readonly query: PreparedQuery<unknown>; readonly values: Readonly<Record<string, unknown>> }
+
+type Prefetched = { readonly rows: Record<string, unknown>[]; readonly tablesRead: ReadonlySet<string> | undefined }
+
+/** A read's identity: its SQL and the values bound to it, each tagged with its type. */
+function readKey(sqlText: string, parameters: readonly unknown[]): string {
+  let key = sqlText
+  for (const value of parameters) key += `\u0000${typeof value}:${String(value)}`
+  return key
+}
+
+function overlaps(changed: ReadonlySet<string> | undefined, read: ReadonlySet<string> | undefined): boolean {
+  if (changed === undefined || read === undefined) return true
+  for (const table of changed) if (read.has(table)) return true
+  return false
+}
+
 /** One unit of work's view of the open batch transaction. */
 export class Tx {
   private hooks: (() => void)[] | undefined
   private discardHooks: (() => void)[] | undefined
   private deferred: Deferred[] = []
+  private prefetched: Map<string, Prefetched> | undefined
 
   constructor(
     private readonly connection: SqlConnection,
@@ -63,22 +82,55 @@ export class Tx {
    */
   async run<R>(query: PreparedQuery<R>, values: Readonly<Record<string, unknown>>): Promise<R[]> {
     const parameters = query.bind(values)
+    if (this.prefetched !== undefined) {
+      if (query.tablesRead === undefined) this.dropPrefetched(query.tablesChanged)
+      else {
+        const key = readKey(query.sqlText, parameters)
+        const ahead = this.prefetched.get(key)
+        if (ahead !== undefined) {
+          this.prefetched.delete(key)
+          return ahead.rows as R[]
+        }
+      }
+    }
     if (this.deferred.length > 0 && this.readsQueued(query.tablesRead)) await this.flush()
     return (await this.connection.query(query.sqlText, parameters)) as R[]
   }
 
+  /**
+   * Sends reads this unit is about to make in one round trip, where every statement is one
+   * (PostgreSQL): the unit's later `run` of the same query with the same values takes those rows
+   * instead of asking again, once. Their locks (FOR UPDATE) are taken now. A write of this unit to a
+   * table such a read reads drops it, so that `run` asks again. Where a statement costs no round trip
+   * (SQLite) it does nothing: each read runs where it is, and sees what the batch remembers.
+   * A read sent ahead that the unit never makes costs nothing but its place in the round trip.
+   */
+  async prefetch(reads: readonly ReadAhead[]): Promise<void> {
+    if (!this.dialect.roundTrips || reads.length < 2) return
+    if (this.deferred.length > 0 && reads.some((read) => this.readsQueued(read.query.tablesRead))) await this.flush()
+    const statements = reads.map((read) => ({ sqlText: read.query.sqlText, parameters: read.query.bind(read.values) }))
+    const answers = await this.connection.queryMany(statements)
+    const prefetched = (this.prefetched ??= new Map())
+    statements.forEach((statement, index) => {
+      prefetched.set(readKey(statement.sqlText, statement.parameters), { rows: answers[index] ?? [], tablesRead: reads[index]?.query.tablesRead })
+    })
+  }
+
+  /** Forgets the reads sent ahead that a write to `tablesChanged` (undefined: any table) may have changed. */
+  private dropPrefetched(tablesChanged: ReadonlySet<string> | undefined): void {
+    if (this.prefetched === undefined) return
+    for (const [key, ahead] of this.prefetched) if (overlaps(tablesChanged, ahead.tablesRead)) this.prefetched.delete(key)
+  }
+
   private readsQueued(tablesRead: ReadonlySet<string> | undefined): boolean {
-    if (tablesRead === undefined) return true
-    for (const write of this.deferred) {
-      if (write.tables === undefined) return true
-      for (const table of write.tables) if (tablesRead.has(table)) return true
-    }
+    for (const write of this.deferred) if (overlaps(write.tables, tablesRead)) return true
     return false
   }
 
   /** Runs a prepared write that returns no rows; answers how many rows it changed. */
   async change(query: PreparedQuery<unknown>, values: Readonly<Record<string, unknown>>): Promise<number> {
     const parameters = query.bind(values)
+    this.dropPrefetched(query.tablesChanged)
     if (this.deferred.length > 0) await this.flush()
     return this.connection.change(query.sqlText, parameters)
   }
@@ -93,6 +145,7 @@ export class Tx {
    * writes runs the queue first).
    */
   defer(query: PreparedQuery<unknown>, values: Readonly<Record<string, unknown>>, onChanged?: (changed: number) => void): void {
+    this.dropPrefetched(query.tablesChanged)
     this.deferred.push({ sqlText: query.sqlText, parameters: query.bind(values), tables: query.tablesChanged, onChanged })
   }
 
@@ -108,6 +161,8 @@ export class Tx {
   /** Builds and runs a Kysely query: for paths off the hot one, where clarity beats microseconds. */
   async execute<R>(query: Compilable<R>): Promise<R[]> {
     const compiled = query.compile()
+    // What a query built here changes is not worked out: anything but a SELECT may change anything.
+    if (compiled.query.kind !== 'SelectQueryNode') this.dropPrefetched(undefined)
     if (this.deferred.length > 0) await this.flush()
     return (await this.connection.query(compiled.sql, compiled.parameters)) as R[]
   }

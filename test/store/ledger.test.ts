@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
+import pg from 'pg'
 import { AssertionError } from '../../src/domain/assert.js'
 import { newId } from '../../src/domain/ids.js'
 import { accountId, type AccountRef } from '../../src/ledger/accounts.js'
 import { updateChannelConfig } from '../../src/channels/directory.js'
-import { ensureAccount, postTransfer } from '../../src/ledger/journal.js'
+import { accountsReadAhead, ensureAccount, postTransfer } from '../../src/ledger/journal.js'
 import { availableCredit, type Balances, type Posting, type TransferRequest, type TransferResult } from '../../src/ledger/transfer.js'
 import { verifyLedger } from '../../src/ledger/verify.js'
 import { appendOnlyTables } from '../../src/store/migrations/0001_core.js'
 import { param, prepare } from '../../src/store/prepared.js'
 import type { Tx } from '../../src/store/writer.js'
 import type { Kassa } from '../../src/kassa.js'
-import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
+import { DIALECTS, openTestKassa, postgresUrl, type TestKassa } from '../helpers/dialects.js'
 import { accountBalance, assertLedgerSound, seedMerchant, seedShopper, testActor } from '../helpers/factories.js'
 
 /** A wallet, a merchant and the platform accounts behind them: fresh owners per test, so tests share a database. */
@@ -100,6 +101,23 @@ async function recomputedBalances(kassa: Kassa): Promise<Map<string, Balances>> 
     sums.set(p.account_id, sum)
   }
   return sums
+}
+
+/** Whether another connection can take the row lock on `accountId` now, without waiting. */
+async function lockFromAnotherConnection(kassa: TestKassa, accountId: string): Promise<'locked' | 'free'> {
+  const options = kassa.storeOptions
+  assert.ok(options.kind === 'postgres')
+  const client = new pg.Client({ connectionString: postgresUrl, options: `-c search_path=${options.schema}` })
+  await client.connect()
+  try {
+    await client.query('select id from ledger_accounts where id = $1 for update nowait', [accountId])
+    return 'free'
+  } catch (error) {
+    if ((error as { code?: string }).code === '55P03') return 'locked'
+    throw error
+  } finally {
+    await client.end()
+  }
 }
 
 for (const dialect of DIALECTS) {
@@ -513,6 +531,34 @@ for (const dialect of DIALECTS) {
         return { afterOtherRead, afterOwnRead: [...heard], rows: rows.length }
       })
       assert.deepEqual(seen, { afterOtherRead: [], afterOwnRead: [1], rows: 1 })
+    })
+
+    it('reads sent ahead answer as each read alone, hold their row locks from then on, and a write to what they read sends the read again', async () => {
+      const b = await funded(kassa, 10_000n)
+      assert.equal(await post(kassa, single('payment_capture', [debit(b.wallet, 2_500n), credit(b.payable, 2_500n)])), 'ok')
+      const insertEvent = prepare(kassa.store.db, (db) =>
+        db.insertInto('events').values({ id: param('id'), merchant_id: param('merchant_id'), type: param('type'), object_id: param('object_id'), data: param('data'), created_at: param('now') }),
+      )
+      const eventById = prepare(kassa.store.db, (db) => db.selectFrom('events').select(['id', 'created_at']).where('id', '=', param('id')))
+      const shopperById = prepare(kassa.store.db, (db) => db.selectFrom('shoppers').select('id').where('id', '=', param('id')))
+      const id = newId('event')
+      const seen = await kassa.store.writer.submit(async (tx) => {
+        const accounts = accountsReadAhead(tx, [b.refs.payable, b.refs.wallet, b.refs.wallet])
+        await tx.prefetch([{ query: shopperById, values: { id: 'shp_none' } }, accounts, { query: eventById, values: { id } }])
+        const lockedElsewhere = tx.dialect.rowLocks ? await lockFromAnotherConnection(kassa, b.wallet) : undefined
+        const accountRows = await tx.run(accounts.query, accounts.values)
+        const shopperRows = await tx.run(shopperById, { id: 'shp_none' })
+        tx.defer(insertEvent, { id, merchant_id: b.merchant, type: 'test.ahead', object_id: id, data: '{}', now: 7n })
+        const eventRows = await tx.run(eventById, { id })
+        return { accountRows, shopperRows, eventRows, lockedElsewhere }
+      })
+      const [payable, wallet] = [b.payable, b.wallet].sort() as [string, string]
+      const row = (accountId: string, moved: Partial<Balances>) => ({ id: accountId, currency: 'CNY', limit_rule: accountId === b.wallet ? 'debits_must_not_exceed_credits' : 'none', ...balances(moved) })
+      const expected = [payable, wallet].map((accountId) => (accountId === b.wallet ? row(accountId, { credits_posted: 10_000n, debits_posted: 2_500n }) : row(accountId, { credits_posted: 2_500n })))
+      assert.deepEqual(seen.accountRows, expected, 'both accounts, in id order, balances as bigints')
+      assert.deepEqual(seen.shopperRows, [])
+      assert.deepEqual(seen.eventRows, [{ id, created_at: 7n }], 'the queued insert dropped the empty answer read ahead')
+      if (dialect === 'postgres') assert.equal(seen.lockedElsewhere, 'locked', 'the accounts were row-locked when read ahead')
     })
 
     it('a unit that fails before writing costs its batch nothing; one that fails after writing leaves nothing, and the others commit', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { assert } from '../../domain/assert.js'
-import type { QueuedWrite, SqlConnection } from '../connection.js'
+import type { BoundStatement, SqlConnection } from '../connection.js'
 import { normalizeParameter } from '../connection.js'
 
 // int8 → bigint on every connection of this process: amounts and times never pass through a double.
@@ -23,19 +23,65 @@ function readOnly(sqlText: string): boolean {
   return sqlText.startsWith('select ')
 }
 
-/** Writes as one statement: each a CTE counting its rows, placeholders renumbered into one list. */
-function combinedWrites(writes: readonly QueuedWrite[]): string {
-  const parts: string[] = []
+/** A prepared statement's SQL inside a combined one: its placeholders moved on by `base`. */
+function renumbered(statement: BoundStatement, base: number): string {
+  // A statement with literals might hold a "$1" that is not a placeholder: not one the writer's callers combine.
+  assert(!statement.sqlText.includes("'"), `a combined statement must be a plain prepared one: ${statement.sqlText}`)
+  return statement.sqlText.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`)
+}
+
+/** The placeholders' offset of each statement once their parameters are laid end to end. */
+function offsets(statements: readonly BoundStatement[]): number[] {
   let offset = 0
-  for (const [index, write] of writes.entries()) {
-    // A statement with literals or its own RETURNING is not one the writer's callers queue.
-    assert(!write.sqlText.includes("'") && !/\breturning\b/i.test(write.sqlText), `a queued write must be a plain prepared statement: ${write.sqlText}`)
+  return statements.map((statement) => {
     const base = offset
-    parts.push(`w${index} as (${write.sqlText.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`)} returning 1)`)
-    offset += write.parameters.length
-  }
+    offset += statement.parameters.length
+    return base
+  })
+}
+
+/** Writes as one statement: each a CTE counting its rows, placeholders renumbered into one list. */
+function combinedWrites(writes: readonly BoundStatement[]): string {
+  const bases = offsets(writes)
+  const parts = writes.map((write, index) => {
+    assert(!/\breturning\b/i.test(write.sqlText), `a queued write must not return rows: ${write.sqlText}`)
+    return `w${index} as (${renumbered(write, bases[index] ?? 0)} returning 1)`
+  })
   const counts = writes.map((_, index) => `(select count(*) from w${index}) as c${index}`).join(', ')
   return `with ${parts.join(', ')} select ${counts}`
+}
+
+/**
+ * Reads as one statement: each a LATERAL subquery beside the others, its rows numbered in a first
+ * column "#<index>" (null when it has none). The rows are the product of the reads' rows, which
+ * `splitReads` takes apart again; the reads sent together return one row each, or one of them a few.
+ * A read's own locks (FOR UPDATE) are taken as if it ran alone.
+ */
+function combinedReads(reads: readonly BoundStatement[]): string {
+  const bases = offsets(reads)
+  const columns = reads.map((_, index) => `r${index}.*`).join(', ')
+  const joins = reads.map(
+    (read, index) => `left join lateral (select row_number() over () as "#${index}", s.* from (${renumbered(read, bases[index] ?? 0)}) as s) as r${index} on true`,
+  )
+  return `select ${columns} from (select 1) as one ${joins.join(' ')}`
+}
+
+/** Each read's rows out of `combinedReads`' rows (arrays, in `fields` order), in the order the read returned them. */
+function splitReads(count: number, fields: readonly { name: string }[], rows: readonly unknown[][]): Record<string, unknown>[][] {
+  const starts = Array.from({ length: count }, (_, index) => fields.findIndex((field) => field.name === `#${index}`))
+  return starts.map((start, index) => {
+    assert(start >= 0, `combined read ${index} is missing from the answer`)
+    const end = index + 1 < count ? (starts[index + 1] as number) : fields.length
+    const byNumber = new Map<bigint, Record<string, unknown>>()
+    for (const values of rows) {
+      const number = values[start] as bigint | null
+      if (number === null || byNumber.has(number)) continue
+      const row: Record<string, unknown> = {}
+      for (let column = start + 1; column < end; column++) row[(fields[column] as { name: string }).name] = values[column]
+      byNumber.set(number, row)
+    }
+    return [...byNumber.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row)
+  })
 }
 
 /**
@@ -44,7 +90,7 @@ function combinedWrites(writes: readonly QueuedWrite[]): string {
  */
 export class PostgresConnection implements SqlConnection {
   private readonly names = new Map<string, string>()
-  /** The statement for each sequence of queued writes met so far: a unit's sequence repeats. */
+  /** The statement for each sequence of queued writes, or of reads sent together, met so far: a unit's sequences repeat. */
   private readonly combined = new Map<string, string>()
 
   /** Statements that may have changed the open transaction: see `changesBegun`. */
@@ -62,7 +108,7 @@ export class PostgresConnection implements SqlConnection {
     return this.changes
   }
 
-  private async send(sqlText: string, config: pg.QueryConfig | string): Promise<pg.QueryResult> {
+  private async send(sqlText: string, config: pg.QueryConfig | pg.QueryArrayConfig | string): Promise<pg.QueryResult> {
     if (!readOnly(sqlText)) this.changes += 1
     try {
       return await this.client.query(config)
@@ -112,20 +158,37 @@ export class PostgresConnection implements SqlConnection {
    * come before its parent. The writes must not touch the same row twice (the writer's callers
    * queue only inserts and updates of rows they read just before, see Tx.defer).
    */
-  async changeMany(writes: readonly QueuedWrite[]): Promise<number[]> {
+  async changeMany(writes: readonly BoundStatement[]): Promise<number[]> {
     const [only] = writes
     if (only === undefined) return []
     if (writes.length === 1) return [await this.change(only.sqlText, only.parameters)]
-    const key = writes.map((write) => write.sqlText).join('\u0000')
+    const rows = await this.query(this.combinedText('w', writes, combinedWrites), writes.flatMap((write) => write.parameters))
+    const row = rows[0] ?? {}
+    return writes.map((_, index) => Number(row[`c${index}`] as bigint))
+  }
+
+  /**
+   * Several reads in one round trip, for what a unit knows it will read before it decides (Tx.prefetch):
+   * one statement of LATERAL subqueries, answered as arrays so columns of the same name stay apart,
+   * every value parsed as the read alone would have it (int8 as bigint).
+   */
+  async queryMany(reads: readonly BoundStatement[]): Promise<Record<string, unknown>[][]> {
+    if (reads.length <= 1) return Promise.all(reads.map((read) => this.query(read.sqlText, read.parameters)))
+    const sqlText = this.combinedText('r', reads, combinedReads)
+    const parameters = reads.flatMap((read) => read.parameters).map(normalizeParameter)
+    const result = await this.send(sqlText, { name: this.nameOf(sqlText), text: sqlText, values: parameters, rowMode: 'array' })
+    return splitReads(reads.length, result.fields, result.rows as unknown[][])
+  }
+
+  private combinedText(kind: string, statements: readonly BoundStatement[], combine: (statements: readonly BoundStatement[]) => string): string {
+    const key = `${kind}\u0000${statements.map((statement) => statement.sqlText).join('\u0000')}`
     let combined = this.combined.get(key)
     if (combined === undefined) {
-      combined = combinedWrites(writes)
+      combined = combine(statements)
       if (this.combined.size >= combinedCacheMax) this.combined.clear()
       this.combined.set(key, combined)
     }
-    const rows = await this.query(combined, writes.flatMap((write) => write.parameters))
-    const row = rows[0] ?? {}
-    return writes.map((_, index) => Number(row[`c${index}`] as bigint))
+    return combined
   }
 
   async exec(sqlText: string): Promise<void> {

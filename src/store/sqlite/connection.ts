@@ -1,6 +1,6 @@
 import Sqlite from 'better-sqlite3'
 import type { SqliteDatabase, SqliteStatement } from 'kysely'
-import type { QueuedWrite, SqlConnection } from '../connection.js'
+import type { BoundStatement, SqlConnection } from '../connection.js'
 import { normalizeParameter } from '../connection.js'
 
 /**
@@ -156,9 +156,13 @@ export class SqliteConnection implements SqlConnection {
     return this.statement(sqlText).run(...parameters.map(normalizeParameter)).changes
   }
 
-  async changeMany(writes: readonly QueuedWrite[]): Promise<number[]> {
-    // In process, a statement costs no round trip: one after another is as fast as it gets.
+  // In process, a statement costs no round trip: one after another is as fast as it gets.
+  async changeMany(writes: readonly BoundStatement[]): Promise<number[]> {
     return writes.map((write) => this.statement(write.sqlText).run(...write.parameters.map(normalizeParameter)).changes)
+  }
+
+  async queryMany(reads: readonly BoundStatement[]): Promise<Record<string, unknown>[][]> {
+    return reads.map((read) => this.querySync(read.sqlText, read.parameters))
   }
 
   async exec(sqlText: string): Promise<void> {
