@@ -362,27 +362,28 @@ export class Acquirer {
     const revenue: AccountRef = { code: 'fee_revenue', owner_id: undefined, currency }
     for (const ref of [receivable, payable, revenue]) await ensureAccount(tx, ref, nowMs)
     const leg = (ref: AccountRef, side: Posting['side'], amount: bigint): Posting[] => (amount > 0n ? [{ account_id: accountId(ref), side, amount, currency }] : [])
+    // Spread last: a literal that opens with one adds its later keys slowly in V8 (payments/decide.ts, `moved`).
     const common = { reference_id: transaction.id, merchant_id: transaction.merchant_id }
     const amount = transaction.amount
     const fee = feeFor(amount, feeBasisPoints)
     const transfers: TransferRequest[] = []
     switch (transaction.kind) {
       case 'sale':
-        transfers.push({ ...common, id: transferId, kind: 'single_phase', code: 'card_sale', postings: [...leg(receivable, 'debit', amount), ...leg(payable, 'credit', amount - fee), ...leg(revenue, 'credit', fee)] })
+        transfers.push({ id: transferId, kind: 'single_phase', code: 'card_sale', postings: [...leg(receivable, 'debit', amount), ...leg(payable, 'credit', amount - fee), ...leg(revenue, 'credit', fee)], ...common })
         break
       case 'authorization':
-        transfers.push({ ...common, id: transferId, kind: 'pending', code: 'card_authorization', postings: [...leg(receivable, 'debit', amount), ...leg(payable, 'credit', amount)] })
+        transfers.push({ id: transferId, kind: 'pending', code: 'card_authorization', postings: [...leg(receivable, 'debit', amount), ...leg(payable, 'credit', amount)], ...common })
         break
       case 'capture': {
         const [original] = await tx.execute(tx.builder.selectFrom('card_transactions').selectAll().where('id', '=', transaction.original_id ?? ''))
         if (original?.transfer_id == null) throw new Error(`capture ${transaction.id} has no authorization hold`)
-        transfers.push({ ...common, id: transferId, kind: 'post_pending', code: 'card_capture', pending_id: original.transfer_id, amount })
-        if (fee > 0n) transfers.push({ ...common, id: feeTransferId, kind: 'single_phase', code: 'card_fee', postings: [...leg(payable, 'debit', fee), ...leg(revenue, 'credit', fee)] })
+        transfers.push({ id: transferId, kind: 'post_pending', code: 'card_capture', pending_id: original.transfer_id, amount, ...common })
+        if (fee > 0n) transfers.push({ id: feeTransferId, kind: 'single_phase', code: 'card_fee', postings: [...leg(payable, 'debit', fee), ...leg(revenue, 'credit', fee)], ...common })
         await tx.execute(tx.builder.updateTable('card_transactions').set({ amount_captured: amount, version: original.version + 1n, updated_at: nowMs }).where('id', '=', original.id))
         break
       }
       case 'refund':
-        transfers.push({ ...common, id: transferId, kind: 'single_phase', code: 'card_refund', postings: [...leg(payable, 'debit', amount), ...leg(receivable, 'credit', amount)] })
+        transfers.push({ id: transferId, kind: 'single_phase', code: 'card_refund', postings: [...leg(payable, 'debit', amount), ...leg(receivable, 'credit', amount)], ...common })
         break
     }
     for (const transfer of transfers) {

@@ -282,7 +282,7 @@ export class PaymentService {
       await this.ensureAccounts(tx, payment, funding)
       await this.apply(tx, payment, decided.value, nowMs)
       const refund = refundRecord(refundId, payment, decided.value.amount, 'succeeded', input, nowMs)
-      await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: null, next_check_at: null, provider_refund_id: null, failure_code: null })
+      await tx.run(queries(tx).insertRefund, { transfer_id: transferId, now: nowMs, attempt_id: null, next_check_at: null, provider_refund_id: null, failure_code: null, ...refund })
       await recordEvent(tx, { merchant_id: merchant.id, type: 'refund.succeeded', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
       return { status: 200, body: refundView(refund) }
     })
@@ -311,7 +311,7 @@ export class PaymentService {
     await this.apply(tx, payment, decided.value, nowMs)
     const refund = refundRecord(refundId, payment, decided.value.amount, 'pending', input, nowMs)
     // Checked again soon if the counterpart's answer is lost.
-    await tx.run(queries(tx).insertRefund, { ...refund, transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null })
+    await tx.run(queries(tx).insertRefund, { transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null, ...refund })
     await recordEvent(tx, { merchant_id: payment.merchant_id, type: 'refund.created', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
     return { status: 200, body: refundView(refund) }
   }
@@ -346,7 +346,7 @@ export class PaymentService {
 
   /** Writes a payment whose move records no event of its own (a refused refund's amount given back). */
   async writePayment(tx: Tx, before: Payment, next: Payment): Promise<void> {
-    const updated = await tx.change(queries(tx).updatePayment, { ...next, expected_version: before.version })
+    const updated = await tx.change(queries(tx).updatePayment, { expected_version: before.version, ...next })
     if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
   }
 
@@ -530,7 +530,7 @@ export class PaymentService {
       assert(decision.next.id === before.id && decision.next.version === before.version + 1n, `payment ${before.id}: a first write is one move on from its creation`)
       tx.defer(queries(tx).insertPayment, decision.next)
     } else {
-      const updated = await tx.change(queries(tx).updatePayment, { ...decision.next, expected_version: before.version })
+      const updated = await tx.change(queries(tx).updatePayment, { expected_version: before.version, ...decision.next })
       if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
     }
     for (const type of decision.events) await this.event(tx, decision.next, type, nowMs)
