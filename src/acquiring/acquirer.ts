@@ -8,12 +8,45 @@ import { ensureAccount, postTransfer } from '../ledger/journal.js'
 import type { Posting, TransferRequest } from '../ledger/transfer.js'
 import { feeFor } from '../payments/decide.js'
 import type { MasterKey } from '../security/secrets.js'
-import type { CardTransactionKind, CardTransactionRow, CardTransactionStatus } from '../store/schema.js'
+import { param, params, prepare, preparedQueries } from '../store/prepared.js'
+import type { CardTransactionKind, CardTransactionRow, CardTransactionStatus, CardTransactionsTable } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { Tx } from '../store/writer.js'
 import { luhnValid, maskPan, parseMti, type Iso8583Message } from './iso8583/index.js'
 import { originalDataElements, type SchemeLink } from './scheme-link/index.js'
 import { revealCard, vaultCard } from './vault.js'
+
+/** Every column of a card transaction, checked complete by the compiler: the insert names them all. */
+const cardTransactionColumns = Object.keys({
+  id: true, merchant_id: true, original_id: true, kind: true, status: true, card_id: true, masked_pan: true, amount: true,
+  amount_captured: true, amount_refunded: true, currency: true, terminal_id: true, entry_mode: true, stan: true, rrn: true,
+  transmitted_at: true, auth_code: true, response_code: true, transfer_id: true, reference_id: true, version: true,
+  created_at: true, updated_at: true,
+} satisfies Record<keyof CardTransactionsTable, true>) as (keyof CardTransactionsTable)[]
+
+/** The two writes every card sale makes, prepared once: the pending row, and the scheme's answer landing on it. */
+const queries = preparedQueries((db) => ({
+  insertTransaction: prepare(db, (db) => db.insertInto('card_transactions').values(params(...cardTransactionColumns))),
+  landAnswer: prepare(db, (db) =>
+    db
+      .updateTable('card_transactions')
+      .set((eb) => ({
+        ...params('stan', 'rrn', 'transmitted_at', 'response_code', 'auth_code', 'status', 'transfer_id'),
+        version: eb('version', '+', param<bigint>('one')),
+        updated_at: param('now'),
+      }))
+      .where('id', '=', param('id'))
+      .where('status', '=', param('pending'))
+      .returningAll(),
+  ),
+}))
+
+/** The fields of a scheme's answer: the trace of the request that left, and the response and approval codes. */
+type AnswerFields = Pick<CardTransactionRow, 'stan' | 'rrn' | 'transmitted_at' | 'response_code' | 'auth_code'>
+
+function isAnswer(fields: Partial<CardTransactionRow>): fields is AnswerFields {
+  return fields.stan !== undefined && fields.rrn !== undefined && fields.transmitted_at !== undefined && fields.response_code !== undefined && fields.auth_code !== undefined
+}
 
 /** What a scheme's field 39 means for the shopper, as Kassa names it. */
 export const declineReasons: Readonly<Record<string, string>> = {
@@ -334,16 +367,31 @@ export class Acquirer {
     return this.store.writer.submit(async (tx) => {
       const nowMs = this.now()
       const posts = status === 'approved' && feeBasisPoints !== undefined
-      const [row] = await tx.execute(
-        tx.builder
-          .updateTable('card_transactions')
-          .set((eb) => ({ ...fields, status, transfer_id: posts ? transferId : transaction.transfer_id, version: eb('version', '+', 1n), updated_at: nowMs }))
-          .where('id', '=', transaction.id)
-          // Only a row still waiting for this answer: the sweeper may have adopted one whose answer
-          // came too late (it is reversed, or being reversed), and that stays as the sweeper left it.
-          .where('status', '=', 'pending')
-          .returningAll(),
-      )
+      const transferIdAfter = posts ? transferId : transaction.transfer_id
+      // Only a row still waiting for this answer: the sweeper may have adopted one whose answer
+      // came too late (it is reversed, or being reversed), and that stays as the sweeper left it.
+      const [row] = isAnswer(fields)
+        ? await tx.run(queries(tx).landAnswer, {
+            stan: fields.stan,
+            rrn: fields.rrn,
+            transmitted_at: fields.transmitted_at,
+            response_code: fields.response_code,
+            auth_code: fields.auth_code,
+            status,
+            transfer_id: transferIdAfter,
+            one: 1n,
+            now: nowMs,
+            id: transaction.id,
+            pending: 'pending',
+          })
+        : await tx.execute(
+            tx.builder
+              .updateTable('card_transactions')
+              .set((eb) => ({ ...fields, status, transfer_id: transferIdAfter, version: eb('version', '+', 1n), updated_at: nowMs }))
+              .where('id', '=', transaction.id)
+              .where('status', '=', 'pending')
+              .returningAll(),
+          )
       if (row === undefined) {
         const [now] = await tx.execute(tx.builder.selectFrom('card_transactions').selectAll().where('id', '=', transaction.id))
         if (now === undefined) throw new Error(`card transaction ${transaction.id} vanished`)
@@ -413,7 +461,7 @@ export class Acquirer {
       created_at: BigInt(nowMs),
       updated_at: BigInt(nowMs),
     }
-    await tx.execute(tx.builder.insertInto('card_transactions').values(full))
+    await tx.run(queries(tx).insertTransaction, full)
     return full
   }
 

@@ -2,12 +2,30 @@ import { createHmac } from 'node:crypto'
 import { assert } from '../domain/assert.js'
 import { newId } from '../domain/ids.js'
 import { seal, unseal, type MasterKey } from '../security/secrets.js'
+import { param, prepare, preparedQueries } from '../store/prepared.js'
 import type { Tx } from '../store/writer.js'
 import { luhnValid, maskPan } from './iso8583/index.js'
 
 export type CardData = { readonly pan: string; readonly expiry: string /* YYMM */ }
 
 export type VaultedCard = { readonly id: string; readonly bin: string; readonly last4: string; readonly masked: string; readonly kind: 'pan' | 'token' }
+
+/** Every card payment and POS sale vaults its card and reveals it for the scheme: prepared once. */
+const queries = preparedQueries((db) => ({
+  insertCard: prepare(db, (db) =>
+    db.insertInto('vault_cards').values({
+      id: param('id'),
+      merchant_id: param('merchant_id'),
+      card_sealed: param('card_sealed'),
+      fingerprint: param('fingerprint'),
+      bin: param('bin'),
+      last4: param('last4'),
+      kind: param('kind'),
+      created_at: param('now'),
+    }),
+  ),
+  selectSealed: prepare(db, (db) => db.selectFrom('vault_cards').select('card_sealed').where('id', '=', param('id'))),
+}))
 
 /**
  * The card vault: a PAN is sealed (AES-256-GCM under the master key, its key id recorded) the
@@ -20,24 +38,22 @@ export async function vaultCard(tx: Tx, master: MasterKey, merchantId: string, c
   const id = newId('card', nowMs)
   const fingerprint = createHmac('sha256', master.key).update(`card-fingerprint:${card.pan}`).digest('base64url')
   const vaulted = { id, bin: card.pan.slice(0, 6), last4: card.pan.slice(-4), masked: maskPan(card.pan), kind }
-  await tx.execute(
-    tx.builder.insertInto('vault_cards').values({
-      id,
-      merchant_id: merchantId,
-      card_sealed: seal(master, JSON.stringify(card)),
-      fingerprint,
-      bin: vaulted.bin,
-      last4: vaulted.last4,
-      kind,
-      created_at: nowMs,
-    }),
-  )
+  await tx.run(queries(tx).insertCard, {
+    id,
+    merchant_id: merchantId,
+    card_sealed: seal(master, JSON.stringify(card)),
+    fingerprint,
+    bin: vaulted.bin,
+    last4: vaulted.last4,
+    kind,
+    now: nowMs,
+  })
   return vaulted
 }
 
 /** The card behind an id, for the one message that must carry it. */
 export async function revealCard(tx: Tx, master: MasterKey, cardId: string): Promise<CardData> {
-  const [row] = await tx.execute(tx.builder.selectFrom('vault_cards').select('card_sealed').where('id', '=', cardId))
+  const [row] = await tx.run(queries(tx).selectSealed, { id: cardId })
   assert(row !== undefined, `card ${cardId} is not in the vault`)
   return JSON.parse(unseal(master, row.card_sealed)) as CardData
 }

@@ -31,6 +31,7 @@ import type { Clock } from '../../domain/clock.js'
 import { KassaError } from '../../domain/errors.js'
 import type { MasterKey } from '../../security/secrets.js'
 import type { CardTransactionKind, CardTransactionRow } from '../../store/schema.js'
+import { param, prepare, preparedQueries } from '../../store/prepared.js'
 import type { Store } from '../../store/store.js'
 import type { Acquirer, CardOutcome } from '../acquirer.js'
 import { decodeMessage, encodeMessage, maskPan, responseMtiFor, type Iso8583Message } from '../iso8583/index.js'
@@ -48,6 +49,40 @@ import {
 } from './protocol.js'
 import type { CardReverser } from './reversal.js'
 import { TerminalDirectory, type KnownTerminal } from './terminals.js'
+
+/** A terminal request's journal row: read, claimed and answered once per sale, so prepared once. */
+const journalQueries = preparedQueries((db, dialect) => {
+  const select = db.selectFrom('pos_requests').selectAll().where('terminal_id', '=', param('terminal_id')).where('mti', '=', param('mti')).where('stan', '=', param('stan'))
+  return {
+    select: prepare(db, () => (dialect.rowLocks ? select.forUpdate() : select)),
+    claim: prepare(db, (db) =>
+      db
+        .insertInto('pos_requests')
+        .values({
+          terminal_id: param('terminal_id'),
+          mti: param('mti'),
+          stan: param('stan'),
+          merchant_id: param('merchant_id'),
+          digest: param('digest'),
+          state: param('state'),
+          response: param('response'),
+          card_transaction_id: param('card_transaction_id'),
+          created_at: param('now'),
+          updated_at: param('now'),
+        })
+        .onConflict((conflict) => conflict.doNothing())
+        .returning('stan'),
+    ),
+    answer: prepare(db, (db) =>
+      db
+        .updateTable('pos_requests')
+        .set({ state: param('state'), response: param('response'), card_transaction_id: param('card_transaction_id'), updated_at: param('now') })
+        .where('terminal_id', '=', param('terminal_id'))
+        .where('mti', '=', param('mti'))
+        .where('stan', '=', param('stan')),
+    ),
+  }
+})
 
 /** What the host needs of the acquirer (`Acquirer` has it). */
 export type PosAcquirer = Pick<Acquirer, 'acquire' | 'refund' | 'capture'>
@@ -270,20 +305,13 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
   const claimRequest = (terminal: KnownTerminal, mti: string, stan: string, digest: string): Promise<Claim> =>
     store.writer.submit(async (tx): Promise<Claim> => {
       const nowMs = clock.now()
-      let query = tx.builder.selectFrom('pos_requests').selectAll().where('terminal_id', '=', terminal.id).where('mti', '=', mti).where('stan', '=', stan)
-      if (tx.dialect.rowLocks) query = query.forUpdate()
-      const [row] = await tx.execute(query)
-      const fresh = { merchant_id: terminal.merchant_id, digest, state: 'processing' as const, response: null, card_transaction_id: null, created_at: nowMs, updated_at: nowMs }
+      const q = journalQueries(tx)
+      const [row] = await tx.run(q.select, { terminal_id: terminal.id, mti, stan })
       if (row === undefined) {
-        const inserted = await tx.execute(
-          tx.builder
-            .insertInto('pos_requests')
-            .values({ terminal_id: terminal.id, mti, stan, ...fresh })
-            .onConflict((conflict) => conflict.doNothing())
-            .returning('stan'),
-        )
+        const inserted = await tx.run(q.claim, { terminal_id: terminal.id, mti, stan, merchant_id: terminal.merchant_id, digest, state: 'processing', response: null, card_transaction_id: null, now: nowMs })
         return inserted.length === 1 ? { kind: 'claimed' } : { kind: 'busy' }
       }
+      const fresh = { merchant_id: terminal.merchant_id, digest, state: 'processing' as const, response: null, card_transaction_id: null, created_at: nowMs, updated_at: nowMs }
       const retake = (): Promise<unknown> => tx.execute(tx.builder.updateTable('pos_requests').set(fresh).where('terminal_id', '=', terminal.id).where('mti', '=', mti).where('stan', '=', stan))
       if (nowMs - Number(row.created_at) >= duplicateWindowMs) {
         // The STAN came round again after the window: a new request.
@@ -303,14 +331,15 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
 
   const recordAnswer = (terminalId: string, mti: string, stan: string, outcome: Outcome): Promise<void> =>
     store.writer.submit(async (tx) => {
-      await tx.execute(
-        tx.builder
-          .updateTable('pos_requests')
-          .set({ state: 'answered', response: JSON.stringify(outcome.answer), card_transaction_id: outcome.cardTransactionId ?? null, updated_at: clock.now() })
-          .where('terminal_id', '=', terminalId)
-          .where('mti', '=', mti)
-          .where('stan', '=', stan),
-      )
+      await tx.run(journalQueries(tx).answer, {
+        terminal_id: terminalId,
+        mti,
+        stan,
+        state: 'answered',
+        response: JSON.stringify(outcome.answer),
+        card_transaction_id: outcome.cardTransactionId ?? null,
+        now: clock.now(),
+      })
     })
 
   // ---------------------------------------------------------------------------------------------
