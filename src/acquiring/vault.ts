@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import { assert } from '../domain/assert.js'
 import { newId } from '../domain/ids.js'
 import { seal, unseal, type MasterKey } from '../security/secrets.js'
-import { param, prepare, preparedQueries } from '../store/prepared.js'
+import { param, params, prepare, preparedQueries } from '../store/prepared.js'
 import type { Tx } from '../store/writer.js'
 import { luhnValid, maskPan } from './iso8583/index.js'
 
@@ -13,16 +13,7 @@ export type VaultedCard = { readonly id: string; readonly bin: string; readonly 
 /** Every card payment and POS sale vaults its card and reveals it for the scheme: prepared once. */
 const queries = preparedQueries((db) => ({
   insertCard: prepare(db, (db) =>
-    db.insertInto('vault_cards').values({
-      id: param('id'),
-      merchant_id: param('merchant_id'),
-      card_sealed: param('card_sealed'),
-      fingerprint: param('fingerprint'),
-      bin: param('bin'),
-      last4: param('last4'),
-      kind: param('kind'),
-      created_at: param('now'),
-    }),
+    db.insertInto('vault_cards').values({ ...params('id', 'merchant_id', 'card_sealed', 'fingerprint', 'bin', 'last4', 'kind'), created_at: param('now') }),
   ),
   selectSealed: prepare(db, (db) => db.selectFrom('vault_cards').select('card_sealed').where('id', '=', param('id'))),
 }))
