@@ -186,6 +186,26 @@ for (const dialect of DIALECTS) {
       assert.equal(answered(await send(refundRequest({ terminal: h.terminal, stan: nextStan(), nowMs: Date.now(), amount: 100n, original: { stan: saleStan } }))).fields[39], '12', 'a reversed sale cannot be refunded')
     })
 
+    it('takes a reversal the scheme never acknowledged again when the terminal repeats it, and then it goes through', async () => {
+      const start = await snapshot()
+      const saleStan = nextStan()
+      const approved = answered(await send(sale(h.terminal, chip(testCards.approve.pan), 2_200n, saleStan)))
+      assert.equal(approved.fields[39], '00')
+      h.scheme.setFaults([{ action: 'drop', mtis: ['0400', '0401'] }])
+      const reversal = reversalRequest({ terminal: h.terminal, stan: nextStan(), nowMs: Date.now(), original: { stan: saleStan }, amount: 2_200n })
+      const unacknowledged = answered(await send(reversal, h.terminal.mac_key, 20_000))
+      h.scheme.setFaults([])
+      assert.equal(unacknowledged.fields[39], '91', 'the scheme never answered the reversal')
+      const [journal] = await h.kassa.store.db.selectFrom('pos_requests').select(['state', 'response']).where('terminal_id', '=', h.terminal.terminal_id).where('mti', '=', '0400').where('stan', '=', reversal.fields[11] ?? '').execute()
+      assert.equal(journal?.state, 'answered')
+
+      const repeated = answered(await send({ ...reversal, mti: '0401' }))
+      assert.equal(repeated.fields[39], '00', 'the repeat is sent again, not replayed')
+      assert.deepEqual(await snapshot(), start, 'issuer balance, scheme receivable and merchant payable are all back')
+      const [row] = await h.kassa.store.db.selectFrom('card_transactions').select('status').where('rrn', '=', approved.fields[37] ?? '').execute()
+      assert.equal(row?.status, 'reversed')
+    })
+
     it('answers 25 to a reversal of a sale it never saw, and then refuses that sale if it comes late', async () => {
       const start = await snapshot()
       const lostStan = nextStan()

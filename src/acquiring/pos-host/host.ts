@@ -31,7 +31,7 @@ import type { Clock } from '../../domain/clock.js'
 import { KassaError } from '../../domain/errors.js'
 import type { MasterKey } from '../../security/secrets.js'
 import type { CardTransactionKind, CardTransactionRow } from '../../store/schema.js'
-import { param, prepare, preparedQueries } from '../../store/prepared.js'
+import { param, params, prepare, preparedQueries } from '../../store/prepared.js'
 import type { Store } from '../../store/store.js'
 import type { Acquirer, CardOutcome } from '../acquirer.js'
 import { decodeMessage, encodeMessage, maskPan, responseMtiFor, type Iso8583Message } from '../iso8583/index.js'
@@ -52,34 +52,33 @@ import { TerminalDirectory, type KnownTerminal } from './terminals.js'
 
 /** A terminal request's journal row: read, claimed and answered once per sale, so prepared once. */
 const journalQueries = preparedQueries((db, dialect) => {
-  const select = db.selectFrom('pos_requests').selectAll().where('terminal_id', '=', param('terminal_id')).where('mti', '=', param('mti')).where('stan', '=', param('stan'))
+  const byRequest = { terminal_id: param<string>('terminal_id'), mti: param<string>('mti'), stan: param<string>('stan') }
+  const select = db.selectFrom('pos_requests').selectAll().where('terminal_id', '=', byRequest.terminal_id).where('mti', '=', byRequest.mti).where('stan', '=', byRequest.stan)
+  // A claim's row, new or taken over again (a STAN come round, a reversal to retry): processing, unanswered.
+  const claimed = {
+    ...params('merchant_id', 'digest', 'state', 'response', 'card_transaction_id'),
+    created_at: param('now'),
+    updated_at: param('now'),
+  }
   return {
     select: prepare(db, () => (dialect.rowLocks ? select.forUpdate() : select)),
     claim: prepare(db, (db) =>
       db
         .insertInto('pos_requests')
-        .values({
-          terminal_id: param('terminal_id'),
-          mti: param('mti'),
-          stan: param('stan'),
-          merchant_id: param('merchant_id'),
-          digest: param('digest'),
-          state: param('state'),
-          response: param('response'),
-          card_transaction_id: param('card_transaction_id'),
-          created_at: param('now'),
-          updated_at: param('now'),
-        })
+        .values({ ...byRequest, ...claimed })
         .onConflict((conflict) => conflict.doNothing())
         .returning('stan'),
+    ),
+    retake: prepare(db, (db) =>
+      db.updateTable('pos_requests').set(claimed).where('terminal_id', '=', byRequest.terminal_id).where('mti', '=', byRequest.mti).where('stan', '=', byRequest.stan),
     ),
     answer: prepare(db, (db) =>
       db
         .updateTable('pos_requests')
-        .set({ state: param('state'), response: param('response'), card_transaction_id: param('card_transaction_id'), updated_at: param('now') })
-        .where('terminal_id', '=', param('terminal_id'))
-        .where('mti', '=', param('mti'))
-        .where('stan', '=', param('stan')),
+        .set({ ...params('state', 'response', 'card_transaction_id'), updated_at: param('now') })
+        .where('terminal_id', '=', byRequest.terminal_id)
+        .where('mti', '=', byRequest.mti)
+        .where('stan', '=', byRequest.stan),
     ),
   }
 })
@@ -307,12 +306,12 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
       const nowMs = clock.now()
       const q = journalQueries(tx)
       const [row] = await tx.run(q.select, { terminal_id: terminal.id, mti, stan })
+      const claim = { terminal_id: terminal.id, mti, stan, merchant_id: terminal.merchant_id, digest, state: 'processing', response: null, card_transaction_id: null, now: nowMs }
       if (row === undefined) {
-        const inserted = await tx.run(q.claim, { terminal_id: terminal.id, mti, stan, merchant_id: terminal.merchant_id, digest, state: 'processing', response: null, card_transaction_id: null, now: nowMs })
+        const inserted = await tx.run(q.claim, claim)
         return inserted.length === 1 ? { kind: 'claimed' } : { kind: 'busy' }
       }
-      const fresh = { merchant_id: terminal.merchant_id, digest, state: 'processing' as const, response: null, card_transaction_id: null, created_at: nowMs, updated_at: nowMs }
-      const retake = (): Promise<unknown> => tx.execute(tx.builder.updateTable('pos_requests').set(fresh).where('terminal_id', '=', terminal.id).where('mti', '=', mti).where('stan', '=', stan))
+      const retake = (): Promise<unknown> => tx.run(q.retake, claim)
       if (nowMs - Number(row.created_at) >= duplicateWindowMs) {
         // The STAN came round again after the window: a new request.
         await retake()
