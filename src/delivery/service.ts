@@ -37,11 +37,11 @@ function iso(ms: bigint | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString()
 }
 
-export async function codeView(code: DeliveryCodeRow, standing: string) {
+export function codeView(code: DeliveryCodeRow, standing: string) {
   return {
     reference: code.reference,
     payload: code.payload,
-    image: await qrPictureDataUrl(code.payload),
+    image: qrPictureDataUrl(code.payload, { remember: true }),
     amount: code.amount,
     currency: code.currency,
     amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
@@ -50,7 +50,7 @@ export async function codeView(code: DeliveryCodeRow, standing: string) {
   }
 }
 
-export function deliveryView(row: DeliveryRow, merchantName: string, code: Awaited<ReturnType<typeof codeView>> | null) {
+export function deliveryView(row: DeliveryRow, merchantName: string, code: ReturnType<typeof codeView> | null) {
   return {
     id: row.id,
     object: 'delivery' as const,
@@ -249,7 +249,7 @@ export class DeliveryService {
     for (const row of rows) {
       const code = await this.store.db.selectFrom('delivery_codes').selectAll().where('delivery_id', '=', row.id).orderBy('created_at', 'desc').limit(1).executeTakeFirst()
       const name = await this.merchantNameRead(row.merchant_id)
-      views.push(deliveryView(row, name, code === undefined ? null : await codeView(code, codeStanding(code, row.status, nowMs))))
+      views.push(deliveryView(row, name, code === undefined ? null : codeView(code, codeStanding(code, row.status, nowMs))))
     }
     return views
   }
@@ -280,7 +280,7 @@ export class DeliveryService {
       const updated = { ...delivery, amount, version: delivery.version + 1n }
       const code = await this.replaceCode(tx, updated, reference, nowMs)
       await recordAudit(tx, { type: 'system', id: courierId }, 'delivery.amount_change', { id: delivery.id, merchant_id: delivery.merchant_id }, { from: delivery.amount.toString(), to: amount.toString() }, nowMs)
-      return deliveryView(updated, await this.merchantName(tx, delivery.merchant_id), await codeView(code, 'payable'))
+      return deliveryView(updated, await this.merchantName(tx, delivery.merchant_id), codeView(code, 'payable'))
     })
     this.closeDoorAttemptsOf(deliveryId)
     return changed
@@ -598,7 +598,7 @@ export class DeliveryService {
     if (!encoded.ok) throw new Error(`could not encode the shopper code: ${encoded.errors[0]?.message}`)
     return {
       payload: encoded.payload,
-      image: await qrPictureDataUrl(encoded.payload),
+      image: qrPictureDataUrl(encoded.payload),
       expires_at: new Date(session.expires_at).toISOString(),
     }
   }

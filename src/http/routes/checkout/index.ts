@@ -75,7 +75,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
       // A shopper who never topped up has no balance row: that is a balance of zero, not none.
       wallet_balance: walletBalanceOffered(checkout) ? (balances.find((balance) => balance.currency === checkout.payment.currency)?.available ?? 0n) : null,
       // The wallet's code as a picture (PNG data URL, one pixel per module: the page enlarges it by whole multiples), so the page needs no QR library.
-      qr_image: nextAction?.type === 'display_qr_code' ? await qrPictureDataUrl(nextAction.qr_code, 1) : null,
+      qr_image: nextAction?.type === 'display_qr_code' ? qrPictureDataUrl(nextAction.qr_code, { scale: 1, remember: true }) : null,
     }
   }
 
