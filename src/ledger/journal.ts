@@ -146,9 +146,12 @@ export async function ensureAccount(tx: Tx, ref: AccountRef, nowMs: number, merc
 }
 
 async function loadPending(tx: Tx, pendingId: string): Promise<PendingTransfer | undefined> {
-  const rows = await tx.run(queries(tx).selectPostings, { transfer_id: pendingId })
+  const q = queries(tx)
+  // Both reads in one round trip on PostgreSQL (the second is wasted only for a pending id that does not exist).
+  await tx.prefetch([{ query: q.selectPostings, values: { transfer_id: pendingId } }, { query: q.selectResolution, values: { pending_id: pendingId } }])
+  const rows = await tx.run(q.selectPostings, { transfer_id: pendingId })
   if (rows.length === 0) return undefined
-  const resolution = await tx.run(queries(tx).selectResolution, { pending_id: pendingId })
+  const resolution = await tx.run(q.selectResolution, { pending_id: pendingId })
   const postings: Posting[] = []
   for (const row of rows) {
     // Only a pending transfer's postings are pending; posting or voiding anything else is a bug.

@@ -298,7 +298,7 @@ export class CardPayments {
       const { next, amount } = decided.value
       const [attempt] = await tx.execute(tx.builder.selectFrom('channel_attempts').select('id').where('payment_id', '=', payment.id).where('status', '=', 'paid'))
       if (attempt === undefined) throw new KassaError('payment_not_refundable')
-      await this.options.payments.writePayment(tx, payment, next)
+      this.options.payments.writePayment(tx, payment, next)
       const refund: RefundRecord = { id: refundId, merchant_id: merchant.id, payment_id: payment.id, amount, currency: payment.currency, status: 'pending', reason: input.reason, metadata: JSON.stringify(input.metadata), created_at: BigInt(nowMs) }
       // Looked at by the worker if this process stops before it sends the refund.
       await tx.execute(tx.builder.insertInto('refunds').values({ ...refund, transfer_id: null, attempt_id: attempt.id, provider_refund_id: null, failure_code: null, next_check_at: nowMs + refundRecoveryAfterMs, updated_at: nowMs }))
@@ -411,7 +411,7 @@ export class CardPayments {
         return
       }
       this.options.logger.warn({ refund: claimed.id, code }, 'card refund refused')
-      await this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, claimed.amount, nowMs))
+      this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, claimed.amount, nowMs))
     })
   }
 

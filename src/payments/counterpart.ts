@@ -600,7 +600,7 @@ export class CounterpartPayments {
         return
       }
       const payment = await this.options.payments.loadForUpdate(tx, fresh.merchant_id, fresh.payment_id)
-      await this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, fresh.amount, nowMs))
+      this.options.payments.writePayment(tx, payment, decideRefundRefused(payment, fresh.amount, nowMs))
     })
   }
 

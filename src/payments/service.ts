@@ -200,23 +200,43 @@ export class PaymentService {
    * PostgreSQL instead of one each). A guess that misses costs nothing but a read made where it is.
    */
   private readsAheadOfCreate(tx: Tx, merchant: MerchantContext, paymentId: string, input: CreatePaymentInput): ReadAhead[] {
+    const reads: ReadAhead[] = []
+    if (input.shopper_id !== null) reads.push({ query: queries(tx).selectShopper, values: { id: input.shopper_id } })
+    if (!input.confirm) return reads
+    const { reads: methodReads, channel, method, shopper } = this.methodReadsAhead(tx, input.payment_method, input.shopper_id ?? undefined)
+    reads.push(...methodReads)
+    if (channel?.fundingAccount === undefined || method === undefined || shopper === undefined) return reads
+    const funding = channel.fundingAccount({ id: paymentId, merchant_id: merchant.id, amount: input.amount, currency: input.currency, shopper_id: input.shopper_id }, method)
+    const payable = { code: 'merchant_payable', owner_id: merchant.id, currency: input.currency } as const
+    // Automatic capture moves the money and the fee (decideConfirm); manual capture holds it for the merchant.
+    const accounts = input.capture_method === 'manual' ? [funding, payable] : [funding, payable, { code: 'fee_revenue', owner_id: undefined, currency: input.currency } as const]
+    reads.push(accountsReadAhead(tx, accounts))
+    return reads
+  }
+
+  /**
+   * What confirming with `method` reads that the method itself names: its channel's configuration,
+   * and the shopper a balance pays from, unless the payment's own shopper (`shopperRead`) is read
+   * already. The accounts need the payment's currency: only a create, which carries it, reads
+   * those ahead too.
+   */
+  private methodReadsAhead(tx: Tx, methodInput: Readonly<Record<string, unknown>> | undefined, shopperRead?: string) {
     const q = queries(tx)
     const reads: ReadAhead[] = []
-    const shopperRead = (id: string) => reads.push({ query: q.selectShopper, values: { id } })
-    if (input.shopper_id !== null) shopperRead(input.shopper_id)
-    const method = input.confirm ? input.payment_method : undefined
-    const channel = typeof method?.['type'] === 'string' ? findChannel(method['type']) : undefined
-    const parsed = method === undefined ? undefined : channel?.parseMethod(method)
-    if (channel === undefined || parsed === undefined || !parsed.ok) return reads
+    const channel = typeof methodInput?.['type'] === 'string' ? findChannel(methodInput['type']) : undefined
+    const parsed = methodInput === undefined ? undefined : channel?.parseMethod(methodInput)
+    if (channel === undefined || parsed === undefined || !parsed.ok) return { reads, channel: undefined, method: undefined, shopper: undefined }
     const configId = channel.configId(parsed.method)
     if (configId !== undefined) reads.push({ query: q.selectChannelConfig, values: { id: configId } })
     const shopper = (parsed.method as { shopper?: string }).shopper
-    if (channel.fundingAccount === undefined || shopper === undefined) return reads
-    if (input.shopper_id === null) shopperRead(shopper)
-    const funding = channel.fundingAccount({ id: paymentId, merchant_id: merchant.id, amount: input.amount, currency: input.currency, shopper_id: input.shopper_id }, parsed.method)
-    const accounts = [funding, { code: 'merchant_payable', owner_id: merchant.id, currency: input.currency }, { code: 'fee_revenue', owner_id: undefined, currency: input.currency }] as const
-    reads.push(accountsReadAhead(tx, accounts))
-    return reads
+    // `confirmInput` reads the shopper a balance pays from when the payment names none.
+    if (channel.fundingAccount !== undefined && shopper !== undefined && shopperRead === undefined) reads.push({ query: q.selectShopper, values: { id: shopper } })
+    return { reads, channel, method: parsed.method, shopper }
+  }
+
+  /** The payment a unit loads first (`load`), to travel with the idempotency key's read. */
+  private paymentReadAhead(tx: Tx, merchantId: string, paymentId: string): ReadAhead {
+    return { query: queries(tx).selectPayment, values: { id: paymentId, merchant_id: merchantId } }
   }
 
   confirm(merchant: MerchantContext, paymentId: string, method: Readonly<Record<string, unknown>> | undefined, request: IdempotentRequest) {
@@ -226,7 +246,7 @@ export class PaymentService {
       if (payment.status !== 'requires_payment_method') throw new KassaError('payment_not_confirmable')
       const confirmInput = await this.confirmInput(tx, merchant, payment, method, transferId)
       return this.confirmWith(tx, payment, confirmInput, nowMs, 'written')
-    })
+    }, (tx) => [this.paymentReadAhead(tx, merchant.id, paymentId), ...this.methodReadsAhead(tx, method).reads])
   }
 
   async capture(merchant: MerchantContext, paymentId: string, amountToCapture: bigint | undefined, request: IdempotentRequest) {
@@ -244,7 +264,7 @@ export class PaymentService {
       await this.ensureAccounts(tx, payment)
       await this.apply(tx, payment, decided.value, nowMs)
       return { status: 200, body: paymentView(decided.value.next) }
-    })
+    }, (tx) => [this.paymentReadAhead(tx, merchant.id, paymentId)])
   }
 
   async cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest) {
@@ -262,7 +282,7 @@ export class PaymentService {
       if (!decided.ok) throw decided.error
       await this.apply(tx, payment, decided.value, nowMs)
       return { status: 200, body: paymentView(decided.value.next) }
-    })
+    }, (tx) => [this.paymentReadAhead(tx, merchant.id, paymentId)])
   }
 
   async refund(
@@ -282,10 +302,10 @@ export class PaymentService {
       await this.ensureAccounts(tx, payment, funding)
       await this.apply(tx, payment, decided.value, nowMs)
       const refund = refundRecord(refundId, payment, decided.value.amount, 'succeeded', input, nowMs)
-      await tx.run(queries(tx).insertRefund, { transfer_id: transferId, now: nowMs, attempt_id: null, next_check_at: null, provider_refund_id: null, failure_code: null, ...refund })
+      tx.defer(queries(tx).insertRefund, { transfer_id: transferId, now: nowMs, attempt_id: null, next_check_at: null, provider_refund_id: null, failure_code: null, ...refund })
       await recordEvent(tx, { merchant_id: merchant.id, type: 'refund.succeeded', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
       return { status: 200, body: refundView(refund) }
-    })
+    }, (tx) => [this.paymentReadAhead(tx, merchant.id, input.payment_id)])
   }
 
   /**
@@ -311,7 +331,7 @@ export class PaymentService {
     await this.apply(tx, payment, decided.value, nowMs)
     const refund = refundRecord(refundId, payment, decided.value.amount, 'pending', input, nowMs)
     // Checked again soon if the counterpart's answer is lost.
-    await tx.run(queries(tx).insertRefund, { transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null, ...refund })
+    tx.defer(queries(tx).insertRefund, { transfer_id: transferId, now: nowMs, attempt_id: attempt.id, next_check_at: nowMs + 15_000, provider_refund_id: null, failure_code: null, ...refund })
     await recordEvent(tx, { merchant_id: payment.merchant_id, type: 'refund.created', object_id: refund.id, data: refundView(refund) }, nowMs, this.notifyCommitted)
     return { status: 200, body: refundView(refund) }
   }
@@ -345,9 +365,8 @@ export class PaymentService {
   }
 
   /** Writes a payment whose move records no event of its own (a refused refund's amount given back). */
-  async writePayment(tx: Tx, before: Payment, next: Payment): Promise<void> {
-    const updated = await tx.change(queries(tx).updatePayment, { expected_version: before.version, ...next })
-    if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+  writePayment(tx: Tx, before: Payment, next: Payment): void {
+    queuePaymentUpdate(tx, before, next)
   }
 
   recordEvent(tx: Tx, payment: Payment, type: string, nowMs: number): Promise<string> {
@@ -530,8 +549,7 @@ export class PaymentService {
       assert(decision.next.id === before.id && decision.next.version === before.version + 1n, `payment ${before.id}: a first write is one move on from its creation`)
       tx.defer(queries(tx).insertPayment, decision.next)
     } else {
-      const updated = await tx.change(queries(tx).updatePayment, { expected_version: before.version, ...decision.next })
-      if (updated !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+      queuePaymentUpdate(tx, before, decision.next)
     }
     for (const type of decision.events) await this.event(tx, decision.next, type, nowMs)
   }
@@ -539,6 +557,17 @@ export class PaymentService {
   private event(tx: Tx, payment: Payment, type: string, nowMs: number): Promise<string> {
     return recordEvent(tx, { merchant_id: payment.merchant_id, type, object_id: payment.id, data: paymentView(payment) }, nowMs, this.notifyCommitted)
   }
+}
+
+/**
+ * Queues the payment row's move from `before` to `next`, to go with the unit's other writes (one
+ * round trip on PostgreSQL). The row must still be at the version read: it is row-locked from the
+ * read on PostgreSQL and SQLite has one writer, so a miss is a bug, and fails the unit.
+ */
+function queuePaymentUpdate(tx: Tx, before: Payment, next: Payment): void {
+  tx.defer(queries(tx).updatePayment, { expected_version: before.version, ...next }, (changed) => {
+    if (changed !== 1) throw new Error(`payment ${before.id} changed under us (version ${before.version})`)
+  })
 }
 
 /** A refund of `amount` on the payment, as recorded and shown. */
