@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { AlreadySent } from '../../src/acquiring/acquirer.js'
 import { encodeMessage } from '../../src/acquiring/iso8583/index.js'
-import { setTerminalStatus } from '../../src/acquiring/pos-host/index.js'
+import { cardReverser, setTerminalStatus, startPosHost, type PosAcquirer } from '../../src/acquiring/pos-host/index.js'
 import {
   completionRequest,
   networkRequest,
@@ -16,7 +17,7 @@ import { verifyLedger } from '../../src/ledger/verify.js'
 import { pinBlockFormat0, testCards, testTokens, tokenIccData } from '../../sim/scheme/index.js'
 import { DIALECTS } from '../helpers/dialects.js'
 import { assertLedgerSound, testActor } from '../helpers/factories.js'
-import { answered, feeBasisPoints, issuerBalance, nextStan, payable, receivable, sale, startPosHarness, type PosHarness } from './pos-helpers.js'
+import { acquirerId, answered, feeBasisPoints, issuerBalance, nextStan, payable, receivable, sale, startPosHarness, type PosHarness } from './pos-helpers.js'
 
 const chip = (pan: string, expiry = '3012', pinBlock?: string): TerminalCard => ({ pan, expiry, entry_mode: '051', pin_block: pinBlock })
 const fee = (amount: bigint): bigint => (amount * BigInt(feeBasisPoints) + 5_000n) / 10_000n
@@ -290,6 +291,50 @@ for (const dialect of DIALECTS) {
       assert.equal(answered(await send({ ...completion, fields: { ...completion.fields, 11: String(nextStan()).padStart(6, '0') } })).fields[39], '12', 'completed once only')
     })
 
+    it('journals a sale with its card transaction, and one that failed on either side of that transaction with its 96', async () => {
+      const approved = answered(await send(sale(h.terminal, chip(testCards.approve.pan), 800n)))
+      const [journal] = await h.kassa.store.db.selectFrom('pos_requests').selectAll().where('terminal_id', '=', h.terminal.terminal_id).where('stan', '=', approved.fields[11] ?? '').execute()
+      const [card] = await h.kassa.store.db.selectFrom('card_transactions').select('id').where('rrn', '=', approved.fields[37] ?? '').execute()
+      assert.equal(journal?.state, 'answered')
+      assert.equal(journal?.card_transaction_id, card?.id)
+
+      // The same host code in front of an acquirer that fails: once in the transaction that takes
+      // the claim (so it never commits), once after that transaction committed.
+      const claims: (boolean | undefined)[] = []
+      const failing = (when: 'in' | 'after'): PosAcquirer => ({
+        acquire: async (input) => {
+          await h.kassa.store.writer.submit(async (tx) => {
+            const claimed = await input.claim?.(tx)
+            claims.push(claimed)
+            // As the acquirer does (acquire's contract): a request claimed already is not sent again.
+            if (claimed === false) throw new AlreadySent(input.reference_id)
+            if (when === 'in') throw new Error('the disk is full')
+          })
+          throw new Error('the scheme link broke')
+        },
+        refund: h.acquirer.refund.bind(h.acquirer),
+        capture: h.acquirer.capture.bind(h.acquirer),
+      })
+      for (const when of ['in', 'after'] as const) {
+        const host = await startPosHost({ port: 0, store: h.kassa.store, clock: h.kassa.clock, masterKey: h.kassa.masterKey, acquirer: failing(when), reverse: cardReverser({ store: h.kassa.store, clock: h.kassa.clock, masterKey: h.kassa.masterKey, link: h.link, acquirerId, timeoutMs: 2_000, reversalAttemptsMax: 3 }) })
+        const connection = await PosTerminalConnection.open('127.0.0.1', host.port)
+        try {
+          const request = sale(h.terminal, chip(testCards.approve.pan), 900n)
+          const first = answered(await connection.exchange(request, h.terminal.mac_key, 10_000))
+          assert.equal(first.fields[39], '96', when)
+          assert.deepEqual(claims.splice(0), [true], `${when}: the host took its claim in the acquirer's transaction`)
+          const [row] = await h.kassa.store.db.selectFrom('pos_requests').selectAll().where('terminal_id', '=', h.terminal.terminal_id).where('stan', '=', request.fields[11] ?? '').execute()
+          assert.equal(row?.state, 'answered', `${when}: the journal holds the answer`)
+          assert.equal(JSON.parse(row?.response ?? '{}').fields[39], '96')
+          const repeat = answered(await connection.exchange({ ...request, mti: '0201' }, h.terminal.mac_key, 10_000))
+          assert.deepEqual(repeat.fields, first.fields, `${when}: a repeat gets the first answer, not a second try`)
+          assert.deepEqual(claims.splice(0), [false], `${when}: the repeat's claim refused it`)
+        } finally {
+          connection.close()
+          await host.close(2_000)
+        }
+      }
+    })
   })
 }
 

@@ -33,7 +33,8 @@ import type { MasterKey } from '../../security/secrets.js'
 import type { CardTransactionKind, CardTransactionRow } from '../../store/schema.js'
 import { param, params, prepare, preparedQueries } from '../../store/prepared.js'
 import type { Store } from '../../store/store.js'
-import type { Acquirer, CardOutcome } from '../acquirer.js'
+import type { Tx } from '../../store/writer.js'
+import { AlreadySent, type Acquirer, type CardOutcome } from '../acquirer.js'
 import { decodeMessage, encodeMessage, maskPan, responseMtiFor, type Iso8583Message } from '../iso8583/index.js'
 import { encodeFrame, frameLengthMaxDefault, readFrames } from '../scheme-link/framing.js'
 import { encodeWithMac, verifyMac } from './mac.js'
@@ -267,6 +268,10 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
     inFlight.set(key, { digest, done })
     let answer = answerTo(message, '96')
     try {
+      if (isPayment(request)) {
+        answer = await journaledPayment(terminal, message, request, mti, stan, digest)
+        return answer
+      }
       const claim = await claimRequest(terminal, mti, stan, digest)
       switch (claim.kind) {
         case 'replay':
@@ -295,6 +300,41 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
     return answer
   }
 
+  /**
+   * A sale or authorization, journaled in the transaction that records its card transaction: one
+   * commit fewer per sale than a claim of its own, and never a claim without its transaction (a
+   * stop between the two used to leave the request "processing", so its repeats got 94). A
+   * request refused before that transaction (a card number that fails Luhn) is journaled with its
+   * answer, so a repeat replays it.
+   */
+  const journaledPayment = async (
+    terminal: KnownTerminal,
+    message: Iso8583Message,
+    request: Extract<TerminalRequest, { kind: 'sale' | 'authorization' }>,
+    mti: string,
+    stan: string,
+    digest: string,
+  ): Promise<Iso8583Message> => {
+    // The claim of the unit's last run: the one that committed, or that refused to go on.
+    let claim: Claim | undefined
+    const paid = await pay(terminal, message, request, async (tx) => {
+      claim = await claimIn(tx, terminal, mti, stan, digest)
+      return claim.kind === 'claimed'
+    }).catch((error: unknown): Outcome | 'not_claimed' => {
+      if (error instanceof AlreadySent) return 'not_claimed'
+      logger.error({ terminal_id: terminal.id, stan, error: error instanceof Error ? error.message : String(error) }, 'pos: request failed')
+      return { answer: answerTo(message, '96') }
+    })
+    if (paid === 'not_claimed') {
+      const refusal = claim as Exclude<Claim, { kind: 'claimed' }>
+      return refusal.kind === 'replay' ? replayOrDuplicate(true, refusal.answer, message) : answerTo(message, '94')
+    }
+    // A card transaction means its unit committed, the claim with it. Without one the claim may
+    // have committed or not (a failure after the unit, or a refusal before it).
+    await recordAnswer(terminal.id, mti, stan, paid, paid.cardTransactionId == null ? { merchantId: terminal.merchant_id, digest } : undefined)
+    return paid.answer
+  }
+
   const replayOrDuplicate = (same: boolean, first: Iso8583Message, message: Iso8583Message): Iso8583Message => {
     if (!same) return answerTo(message, '94')
     counters.replayed++
@@ -302,54 +342,60 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
   }
 
   const claimRequest = (terminal: KnownTerminal, mti: string, stan: string, digest: string): Promise<Claim> =>
-    store.writer.submit(async (tx): Promise<Claim> => {
-      const nowMs = clock.now()
-      const q = journalQueries(tx)
-      const [row] = await tx.run(q.select, { terminal_id: terminal.id, mti, stan })
-      const claim = { terminal_id: terminal.id, mti, stan, merchant_id: terminal.merchant_id, digest, state: 'processing', response: null, card_transaction_id: null, now: nowMs }
-      if (row === undefined) {
-        const inserted = await tx.run(q.claim, claim)
-        return inserted.length === 1 ? { kind: 'claimed' } : { kind: 'busy' }
-      }
-      const retake = (): Promise<unknown> => tx.run(q.retake, claim)
-      if (nowMs - Number(row.created_at) >= duplicateWindowMs) {
-        // The STAN came round again after the window: a new request.
-        await retake()
-        return { kind: 'claimed' }
-      }
-      if (row.digest !== digest) return { kind: 'differs' }
-      if (row.state === 'processing' || row.response === null) return { kind: 'busy' }
-      const first = JSON.parse(row.response) as Iso8583Message
-      // A reversal the scheme had not acknowledged yet is tried again when the terminal repeats it.
-      if (mti === '0400' && (first.fields[39] === '91' || first.fields[39] === '96')) {
-        await retake()
-        return { kind: 'claimed' }
-      }
-      return { kind: 'replay', answer: first }
-    })
+    store.writer.submit((tx) => claimIn(tx, terminal, mti, stan, digest))
 
-  const recordAnswer = (terminalId: string, mti: string, stan: string, outcome: Outcome): Promise<void> =>
+  /** Takes the journal row of (terminal, MTI, STAN) for this request, or says why not; writes only when it takes it. */
+  const claimIn = async (tx: Tx, terminal: KnownTerminal, mti: string, stan: string, digest: string): Promise<Claim> => {
+    const nowMs = clock.now()
+    const q = journalQueries(tx)
+    const [row] = await tx.run(q.select, { terminal_id: terminal.id, mti, stan })
+    const claim = { terminal_id: terminal.id, mti, stan, merchant_id: terminal.merchant_id, digest, state: 'processing', response: null, card_transaction_id: null, now: nowMs }
+    if (row === undefined) {
+      const inserted = await tx.run(q.claim, claim)
+      return inserted.length === 1 ? { kind: 'claimed' } : { kind: 'busy' }
+    }
+    const retake = (): Promise<unknown> => tx.run(q.retake, claim)
+    if (nowMs - Number(row.created_at) >= duplicateWindowMs) {
+      // The STAN came round again after the window: a new request.
+      await retake()
+      return { kind: 'claimed' }
+    }
+    if (row.digest !== digest) return { kind: 'differs' }
+    if (row.state === 'processing' || row.response === null) return { kind: 'busy' }
+    const first = JSON.parse(row.response) as Iso8583Message
+    // A reversal the scheme had not acknowledged yet is tried again when the terminal repeats it.
+    if (mti === '0400' && (first.fields[39] === '91' || first.fields[39] === '96')) {
+      await retake()
+      return { kind: 'claimed' }
+    }
+    return { kind: 'replay', answer: first }
+  }
+
+  /**
+   * Stores the answer in the request's journal row. `perhapsUnclaimed`: the request's claim may not
+   * have committed (it was refused before its transaction, or that transaction failed): then the
+   * row is written now, answered; a row of this request still processing is answered; a row of
+   * another request is left as it is.
+   */
+  const recordAnswer = (terminalId: string, mti: string, stan: string, outcome: Outcome, perhapsUnclaimed?: { merchantId: string; digest: string }): Promise<void> =>
     store.writer.submit(async (tx) => {
-      await tx.run(journalQueries(tx).answer, {
-        terminal_id: terminalId,
-        mti,
-        stan,
-        state: 'answered',
-        response: JSON.stringify(outcome.answer),
-        card_transaction_id: outcome.cardTransactionId ?? null,
-        now: clock.now(),
-      })
+      const q = journalQueries(tx)
+      const answered = { terminal_id: terminalId, mti, stan, state: 'answered', response: JSON.stringify(outcome.answer), card_transaction_id: outcome.cardTransactionId ?? null, now: clock.now() }
+      if (perhapsUnclaimed === undefined) {
+        await tx.run(q.answer, answered)
+        return
+      }
+      const [row] = await tx.run(q.select, { terminal_id: terminalId, mti, stan })
+      if (row === undefined) await tx.run(q.claim, { merchant_id: perhapsUnclaimed.merchantId, digest: perhapsUnclaimed.digest, ...answered })
+      else if (row.digest === perhapsUnclaimed.digest && row.state === 'processing') await tx.run(q.answer, answered)
     })
 
   // ---------------------------------------------------------------------------------------------
   // The requests
   // ---------------------------------------------------------------------------------------------
 
-  const act = async (terminal: KnownTerminal, message: Iso8583Message, request: Exclude<TerminalRequest, { kind: 'network' }>): Promise<Outcome> => {
+  const act = async (terminal: KnownTerminal, message: Iso8583Message, request: Exclude<TerminalRequest, { kind: 'network' | 'sale' | 'authorization' }>): Promise<Outcome> => {
     switch (request.kind) {
-      case 'sale':
-      case 'authorization':
-        return pay(terminal, message, request)
       case 'refund':
         return refund(terminal, message, request)
       case 'completion':
@@ -359,7 +405,12 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
     }
   }
 
-  const pay = async (terminal: KnownTerminal, message: Iso8583Message, request: Extract<TerminalRequest, { kind: 'sale' | 'authorization' }>): Promise<Outcome> => {
+  const pay = async (
+    terminal: KnownTerminal,
+    message: Iso8583Message,
+    request: Extract<TerminalRequest, { kind: 'sale' | 'authorization' }>,
+    claim: (tx: Tx) => Promise<boolean>,
+  ): Promise<Outcome> => {
     const { card } = request
     const outcome = await refused(() => acquirer.acquire({
       merchant_id: terminal.merchant_id,
@@ -370,6 +421,7 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
       currency: request.currency,
       card: { pan: card.pan, expiry: card.expiry, entry_mode: card.entry_mode, pin_block: card.pin_block, icc_hex: card.icc_hex, kind: card.kind },
       reference_id: `pos:${terminal.id}:${baseMti(message.mti)}:${message.fields[11] ?? ''}`,
+      claim,
     }))
     return typeof outcome === 'string' ? { answer: answerTo(message, outcome) } : fromCardOutcome(message, outcome)
   }
@@ -568,6 +620,11 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
 }
 
 /** What a terminal is told about a card outcome. */
+/** A sale or an authorization: the requests that take a card's money. */
+function isPayment(request: Exclude<TerminalRequest, { kind: 'network' }>): request is Extract<TerminalRequest, { kind: 'sale' | 'authorization' }> {
+  return request.kind === 'sale' || request.kind === 'authorization'
+}
+
 function fromCardOutcome(message: Iso8583Message, outcome: CardOutcome): Outcome {
   const transaction = outcome.transaction
   const rrn = transaction.rrn
