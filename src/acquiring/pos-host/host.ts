@@ -304,8 +304,8 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
    * A sale or authorization, journaled in the transaction that records its card transaction: one
    * commit fewer per sale than a claim of its own, and never a claim without its transaction (a
    * stop between the two used to leave the request "processing", so its repeats got 94). A
-   * request refused before that transaction (a card number that fails Luhn) is journaled with its
-   * answer, so a repeat replays it.
+   * request the acquirer refused or failed on, before that transaction, in it or after it, is
+   * journaled with its answer.
    */
   const journaledPayment = async (
     terminal: KnownTerminal,
@@ -619,12 +619,12 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
   }
 }
 
-/** What a terminal is told about a card outcome. */
 /** A sale or an authorization: the requests that take a card's money. */
 function isPayment(request: Exclude<TerminalRequest, { kind: 'network' }>): request is Extract<TerminalRequest, { kind: 'sale' | 'authorization' }> {
   return request.kind === 'sale' || request.kind === 'authorization'
 }
 
+/** What a terminal is told about a card outcome. */
 function fromCardOutcome(message: Iso8583Message, outcome: CardOutcome): Outcome {
   const transaction = outcome.transaction
   const rrn = transaction.rrn
