@@ -93,6 +93,12 @@ export type AcquireInput = {
    * process already sent this one, and `acquire` throws `AlreadySent` instead of sending it again.
    */
   readonly claim?: (tx: Tx) => Promise<boolean>
+  /**
+   * Run in the transaction that records the request's last outcome (approved, declined, reversed,
+   * …), with the row as that transaction leaves it: for what must be written with it, such as the
+   * answer a POS terminal will get again if it repeats the request.
+   */
+  readonly landed?: (tx: Tx, transaction: CardTransactionRow) => Promise<void>
 }
 
 /** `acquire` was asked to send what its `claim` says is sent already. */
@@ -247,7 +253,7 @@ export class Acquirer {
       }, nowMs)
       return { transaction: created, message: stamped }
     })
-    return this.exchange(transaction, message, input.fee_basis_points)
+    return this.exchange(transaction, message, input.fee_basis_points, input.landed)
   }
 
   /** Captures an approved authorization, fully or partly, by advice (0220); the rest of the hold is released. */
@@ -328,40 +334,47 @@ export class Acquirer {
   }
 
   /** Sends, then lands the outcome: the heart of acquiring. */
-  private async exchange(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
-    const outcome = await this.exchangeOnce(transaction, message, feeBasisPoints)
+  private async exchange(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number, landed?: AcquireInput['landed']): Promise<CardOutcome> {
+    const outcome = await this.exchangeOnce(transaction, message, feeBasisPoints, landed)
     // The sweeper adopted the row while this answer was on its way: the row says what holds.
     if (outcome.transaction.status === outcome.outcome) return outcome
     return cardOutcomeOf(outcome.transaction) ?? outcome
   }
 
-  private async exchangeOnce(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number): Promise<CardOutcome> {
+  /** Sends and lands the answer; `landed` runs in the transaction of the last landing only. */
+  private async exchangeOnce(transaction: CardTransactionRow, message: Iso8583Message, feeBasisPoints: number, landed?: AcquireInput['landed']): Promise<CardOutcome> {
     const sent = message.fields[11] === undefined ? await this.options.link.send(message, { timeoutMs: this.timeoutMs }) : await this.options.link.sendStamped(message, { timeoutMs: this.timeoutMs })
     const mti = parseMti(message.mti)
     if (sent.outcome === 'link_down' || sent.outcome === 'not_sent') {
       // A repeat that did not leave says nothing of its original, which did: the row stays pending.
       if (mti?.repeat === true) return { outcome: 'not_sent', transaction }
-      return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined) }
+      return { outcome: 'not_sent', transaction: await this.finish(transaction, 'not_sent', {}, undefined, landed) }
     }
     const trace = { stan: sent.request.fields[11] ?? null, rrn: sent.request.fields[37] ?? null, transmitted_at: sent.request.fields[7] ?? null }
     if (sent.outcome === 'timeout') {
       // An advice tells the scheme of what happened: it is repeated until answered, never reversed.
-      if (mti?.messageFunction === 'advice') return { outcome: 'unanswered', transaction: await this.finish(transaction, 'pending', trace, undefined) }
+      if (mti?.messageFunction === 'advice') return { outcome: 'unanswered', transaction: await this.finish(transaction, 'pending', trace, undefined, landed) }
       await this.finish(transaction, 'pending', trace, undefined)
       const reversal = await this.options.link.reverse(sent.request, { attemptsMax: this.reversalAttemptsMax, timeoutMs: this.timeoutMs })
       const status = reversal.acknowledged ? 'reversed' : 'reversal_pending'
-      return { outcome: status, transaction: await this.finish(transaction, status, trace, undefined) }
+      return { outcome: status, transaction: await this.finish(transaction, status, trace, undefined, landed) }
     }
     const responseCode = sent.message.fields[39] ?? '96'
     const answered = { ...trace, response_code: responseCode, auth_code: sent.message.fields[38] ?? null }
     if (responseCode !== '00') {
-      return { outcome: 'declined', transaction: await this.finish(transaction, 'declined', answered, undefined), reason: declineReasons[responseCode] ?? 'declined', response_code: responseCode }
+      return { outcome: 'declined', transaction: await this.finish(transaction, 'declined', answered, undefined, landed), reason: declineReasons[responseCode] ?? 'declined', response_code: responseCode }
     }
-    return { outcome: 'approved', transaction: await this.finish(transaction, 'approved', answered, feeBasisPoints) }
+    return { outcome: 'approved', transaction: await this.finish(transaction, 'approved', answered, feeBasisPoints, landed) }
   }
 
-  /** Records the outcome and, when approved, its ledger transfer, in one transaction. */
-  private finish(transaction: CardTransactionRow, status: CardTransactionStatus, fields: Partial<CardTransactionRow>, feeBasisPoints: number | undefined): Promise<CardTransactionRow> {
+  /** Records the outcome and, when approved, its ledger transfer, in one transaction; `landed` runs in it last. */
+  private finish(
+    transaction: CardTransactionRow,
+    status: CardTransactionStatus,
+    fields: Partial<CardTransactionRow>,
+    feeBasisPoints: number | undefined,
+    landed?: AcquireInput['landed'],
+  ): Promise<CardTransactionRow> {
     const transferId = newId('transfer', this.now())
     const feeTransferId = newId('transfer', this.now())
     return this.store.writer.submit(async (tx) => {
@@ -395,10 +408,12 @@ export class Acquirer {
       if (row === undefined) {
         const [now] = await tx.execute(tx.builder.selectFrom('card_transactions').selectAll().where('id', '=', transaction.id))
         if (now === undefined) throw new Error(`card transaction ${transaction.id} vanished`)
+        await landed?.(tx, now)
         return now
       }
       if (posts) await this.post(tx, row, transferId, feeTransferId, feeBasisPoints, nowMs)
       if (status === 'declined' || status === 'not_sent' || status === 'reversed') await releaseRefundReservation(tx, row, nowMs)
+      await landed?.(tx, row)
       return row
     })
   }

@@ -291,8 +291,12 @@ for (const dialect of DIALECTS) {
       assert.equal(answered(await send({ ...completion, fields: { ...completion.fields, 11: String(nextStan()).padStart(6, '0') } })).fields[39], '12', 'completed once only')
     })
 
-    it('journals a sale with its card transaction, and one that failed on either side of that transaction with its 96', async () => {
+    it('journals a sale with its card transaction and its answer with the outcome, and one that failed on either side of that transaction with its 96', async () => {
+      const unitsBefore = h.kassa.store.writer.unitsCommitted
       const approved = answered(await send(sale(h.terminal, chip(testCards.approve.pan), 800n)))
+      // Two commits a sale: the journal's claim with the pending card transaction, the journal's
+      // answer with the outcome and its ledger transfer. Nothing else writes in this harness.
+      assert.equal(h.kassa.store.writer.unitsCommitted - unitsBefore, 2)
       const [journal] = await h.kassa.store.db.selectFrom('pos_requests').selectAll().where('terminal_id', '=', h.terminal.terminal_id).where('stan', '=', approved.fields[11] ?? '').execute()
       const [card] = await h.kassa.store.db.selectFrom('card_transactions').select('id').where('rrn', '=', approved.fields[37] ?? '').execute()
       assert.equal(journal?.state, 'answered')

@@ -34,7 +34,7 @@ import type { CardTransactionKind, CardTransactionRow } from '../../store/schema
 import { param, params, prepare, preparedQueries } from '../../store/prepared.js'
 import type { Store } from '../../store/store.js'
 import type { Tx } from '../../store/writer.js'
-import { AlreadySent, type Acquirer, type CardOutcome } from '../acquirer.js'
+import { AlreadySent, cardOutcomeOf, type Acquirer, type CardOutcome } from '../acquirer.js'
 import { decodeMessage, encodeMessage, maskPan, responseMtiFor, type Iso8583Message } from '../iso8583/index.js'
 import { encodeFrame, frameLengthMaxDefault, readFrames } from '../scheme-link/framing.js'
 import { encodeWithMac, verifyMac } from './mac.js'
@@ -301,11 +301,12 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
   }
 
   /**
-   * A sale or authorization, journaled in the transaction that records its card transaction: one
-   * commit fewer per sale than a claim of its own, and never a claim without its transaction (a
-   * stop between the two used to leave the request "processing", so its repeats got 94). A
-   * request the acquirer refused or failed on, before that transaction, in it or after it, is
-   * journaled with its answer.
+   * A sale or authorization, claimed in the transaction that records its card transaction and
+   * answered in the one that lands its outcome (the acquirer's `claim` and `landed` hooks): two
+   * commits a sale, and never a claim without its card transaction, nor an outcome without its
+   * answer (a stop in between left the request "processing", so its repeats got 94). A request the
+   * acquirer refused or failed on, before that transaction, in it or after it, is journaled with
+   * its answer in a unit of its own.
    */
   const journaledPayment = async (
     terminal: KnownTerminal,
@@ -317,10 +318,21 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
   ): Promise<Iso8583Message> => {
     // The claim of the unit's last run: the one that committed, or that refused to go on.
     let claim: Claim | undefined
-    const paid = await pay(terminal, message, request, async (tx) => {
+    // The answer journaled with the outcome's landing, once that committed.
+    let journaledWithOutcome: string | undefined
+    const claimHook = async (tx: Tx): Promise<boolean> => {
       claim = await claimIn(tx, terminal, mti, stan, digest)
       return claim.kind === 'claimed'
-    }).catch((error: unknown): Outcome | 'not_claimed' => {
+    }
+    const landedHook = async (tx: Tx, transaction: CardTransactionRow): Promise<void> => {
+      const outcome = cardOutcomeOf(transaction)
+      // Still pending (the sweeper's to settle): the answer is journaled after, as for a failure.
+      if (outcome === undefined) return
+      const answered = fromCardOutcome(message, outcome)
+      await answerIn(tx, terminal.id, mti, stan, answered)
+      tx.afterCommit(() => (journaledWithOutcome = JSON.stringify(answered.answer)))
+    }
+    const paid = await pay(terminal, message, request, claimHook, landedHook).catch((error: unknown): Outcome | 'not_claimed' => {
       if (error instanceof AlreadySent) return 'not_claimed'
       logger.error({ terminal_id: terminal.id, stan, error: error instanceof Error ? error.message : String(error) }, 'pos: request failed')
       return { answer: answerTo(message, '96') }
@@ -329,6 +341,8 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
       const refusal = claim as Exclude<Claim, { kind: 'claimed' }>
       return refusal.kind === 'replay' ? replayOrDuplicate(true, refusal.answer, message) : answerTo(message, '94')
     }
+    // Journaled with the outcome already, unless the answer came out otherwise (the sweeper's row).
+    if (journaledWithOutcome === JSON.stringify(paid.answer)) return paid.answer
     // A card transaction means its unit committed, the claim with it. Without one the claim may
     // have committed or not (a failure after the unit, or a refusal before it).
     await recordAnswer(terminal.id, mti, stan, paid, paid.cardTransactionId == null ? { merchantId: terminal.merchant_id, digest } : undefined)
@@ -379,16 +393,27 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
    */
   const recordAnswer = (terminalId: string, mti: string, stan: string, outcome: Outcome, perhapsUnclaimed?: { merchantId: string; digest: string }): Promise<void> =>
     store.writer.submit(async (tx) => {
+      if (perhapsUnclaimed === undefined) return answerIn(tx, terminalId, mti, stan, outcome)
       const q = journalQueries(tx)
-      const answered = { terminal_id: terminalId, mti, stan, state: 'answered', response: JSON.stringify(outcome.answer), card_transaction_id: outcome.cardTransactionId ?? null, now: clock.now() }
-      if (perhapsUnclaimed === undefined) {
-        await tx.run(q.answer, answered)
-        return
-      }
       const [row] = await tx.run(q.select, { terminal_id: terminalId, mti, stan })
-      if (row === undefined) await tx.run(q.claim, { merchant_id: perhapsUnclaimed.merchantId, digest: perhapsUnclaimed.digest, ...answered })
-      else if (row.digest === perhapsUnclaimed.digest && row.state === 'processing') await tx.run(q.answer, answered)
+      if (row === undefined) await tx.run(q.claim, { merchant_id: perhapsUnclaimed.merchantId, digest: perhapsUnclaimed.digest, ...answeredRow(terminalId, mti, stan, outcome) })
+      else if (row.digest === perhapsUnclaimed.digest && row.state === 'processing') await answerIn(tx, terminalId, mti, stan, outcome)
     })
+
+  /** The journal row's answer, in the caller's transaction. */
+  const answerIn = async (tx: Tx, terminalId: string, mti: string, stan: string, outcome: Outcome): Promise<void> => {
+    await tx.run(journalQueries(tx).answer, answeredRow(terminalId, mti, stan, outcome))
+  }
+
+  const answeredRow = (terminalId: string, mti: string, stan: string, outcome: Outcome) => ({
+    terminal_id: terminalId,
+    mti,
+    stan,
+    state: 'answered',
+    response: JSON.stringify(outcome.answer),
+    card_transaction_id: outcome.cardTransactionId ?? null,
+    now: clock.now(),
+  })
 
   // ---------------------------------------------------------------------------------------------
   // The requests
@@ -410,6 +435,7 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
     message: Iso8583Message,
     request: Extract<TerminalRequest, { kind: 'sale' | 'authorization' }>,
     claim: (tx: Tx) => Promise<boolean>,
+    landed: (tx: Tx, transaction: CardTransactionRow) => Promise<void>,
   ): Promise<Outcome> => {
     const { card } = request
     const outcome = await refused(() => acquirer.acquire({
@@ -422,6 +448,7 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
       card: { pan: card.pan, expiry: card.expiry, entry_mode: card.entry_mode, pin_block: card.pin_block, icc_hex: card.icc_hex, kind: card.kind },
       reference_id: `pos:${terminal.id}:${baseMti(message.mti)}:${message.fields[11] ?? ''}`,
       claim,
+      landed,
     }))
     return typeof outcome === 'string' ? { answer: answerTo(message, outcome) } : fromCardOutcome(message, outcome)
   }
