@@ -29,7 +29,7 @@ export const kassaQrGui = 'COM.KASSA.PAY'
 const cpmApplicationId = 'F04B41535341'
 const merchantCategoryCode = '5399'
 /** Checked against when the username is unknown, so a login takes as long whether the name exists or not. */
-const unknownCourierHash = hashPassword('no courier has this password')
+let unknownCourierHash: Promise<string> | undefined
 
 export type DeliveryView = ReturnType<typeof deliveryView>
 
@@ -147,7 +147,7 @@ export class DeliveryService {
   async createCourier(actor: Actor, input: { station: string; name: string; username: string; password: string }) {
     const nowMs = this.now()
     const id = newId('courier', nowMs)
-    const passwordHash = hashPassword(input.password)
+    const passwordHash = await hashPassword(input.password)
     await this.store.writer.submit(async (tx) => {
       const [station] = await tx.execute(tx.builder.selectFrom('stations').select('id').where('id', '=', input.station))
       if (station === undefined) throw new KassaError('resource_missing', { param: 'station', message: `No such station: ${input.station}` })
@@ -228,7 +228,8 @@ export class DeliveryService {
   async courierLogin(username: string, password: string) {
     const courier = await this.store.db.selectFrom('couriers').selectAll().where('username', '=', username).executeTakeFirst()
     // The hash is computed even for an unknown name, so timing does not tell which names exist.
-    const matches = passwordMatches(password, courier?.password_hash ?? unknownCourierHash)
+    const stored = courier?.password_hash ?? (await (unknownCourierHash ??= hashPassword('no courier has this password')))
+    const matches = await passwordMatches(password, stored)
     if (courier === undefined || !matches || courier.status !== 'active') throw new KassaError('courier_credentials_invalid')
     const station = await this.store.db.selectFrom('stations').select(['id', 'name', 'city']).where('id', '=', courier.station_id).executeTakeFirstOrThrow()
     const session = await this.store.writer.submit((tx) => openSession(tx, 'courier', courier.id, this.now()))
@@ -280,10 +281,11 @@ export class DeliveryService {
       const updated = { ...delivery, amount, version: delivery.version + 1n }
       const code = await this.replaceCode(tx, updated, reference, nowMs)
       await recordAudit(tx, { type: 'system', id: courierId }, 'delivery.amount_change', { id: delivery.id, merchant_id: delivery.merchant_id }, { from: delivery.amount.toString(), to: amount.toString() }, nowMs)
-      return deliveryView(updated, await this.merchantName(tx, delivery.merchant_id), codeView(code, 'payable'))
+      return { updated, code, merchantName: await this.merchantName(tx, delivery.merchant_id) }
     })
     this.closeDoorAttemptsOf(deliveryId)
-    return changed
+    // The picture is drawn after the commit: the writer's transaction holds every other payment's.
+    return deliveryView(changed.updated, changed.merchantName, codeView(changed.code, 'payable'))
   }
 
   async recordCash(courierId: string, deliveryId: string, amount: bigint) {

@@ -1,21 +1,29 @@
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto'
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { hashSecret } from '../security/secrets.js'
 import type { Database } from '../store/schema.js'
 import type { Tx } from '../store/writer.js'
 
+/**
+ * scrypt on libuv's thread pool. Its ~40 ms of CPU (slow on purpose) run on the event loop would
+ * stall every payment in flight for as long, at each courier's login.
+ */
+function scryptOffLoop(password: string, salt: Buffer, length: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, length, options, (error, key) => (error === null ? resolve(key) : reject(error))))
+}
+
 /** Couriers log in with a password: stored as scrypt (slow on purpose: people choose passwords). */
-export function hashPassword(password: string): string {
+export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16)
-  const hash = scryptSync(password, salt, 32, { N: 16384, r: 8, p: 1 })
+  const hash = await scryptOffLoop(password, salt, 32, { N: 16384, r: 8, p: 1 })
   return `scrypt$16384$${salt.toString('base64url')}$${hash.toString('base64url')}`
 }
 
-export function passwordMatches(password: string, stored: string): boolean {
+export async function passwordMatches(password: string, stored: string): Promise<boolean> {
   const [scheme, n, salt, hash] = stored.split('$')
   if (scheme !== 'scrypt' || n === undefined || salt === undefined || hash === undefined) return false
   const expected = Buffer.from(hash, 'base64url')
-  const actual = scryptSync(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: 8, p: 1 })
+  const actual = await scryptOffLoop(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: 8, p: 1 })
   return timingSafeEqual(actual, expected)
 }
 
