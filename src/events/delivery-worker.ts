@@ -11,7 +11,7 @@ const queries = preparedQueries((db, dialect) => ({
   selectDue: prepare(db, (db) => {
     const due = db
       .selectFrom('webhook_deliveries')
-      .select('id')
+      .select(['id', 'endpoint_id'])
       .where('status', '=', param('pending'))
       .where('next_attempt_at', '<=', param<bigint>('now'))
       // A disabled endpoint gets nothing more; its deliveries wait, listed, in case it is enabled again.
@@ -37,8 +37,10 @@ export type DeliveryWorkerOptions = {
   logger: Logger
   /** How long one POST may take. */
   timeoutMs?: number
-  /** How many deliveries one round claims and sends at once. */
-  batchSizeMax?: number
+  /** How many deliveries are being sent at once, at most (64). */
+  inFlightMax?: number
+  /** How many of them go to one endpoint, at most (8): a slow or dead endpoint holds only these. */
+  inFlightPerEndpointMax?: number
   pollIntervalMs?: number
   /** Jitter source, injectable so tests are deterministic. */
   random?: () => number
@@ -54,6 +56,7 @@ export function retryDelayMs(attemptCount: number, random: () => number): number
 type Claimed = {
   id: string
   merchant_id: string
+  endpoint_id: string
   event_id: string
   attempt_count: bigint
   created_at: bigint
@@ -65,20 +68,29 @@ type Claimed = {
 /**
  * Sends queued webhook deliveries. State lives only in the database (claimed with a lease, and
  * with SKIP LOCKED on PostgreSQL), so deliveries survive restarts and several nodes share the work.
+ *
+ * Deliveries are sent as slots free up, not in rounds: one that takes its whole timeout holds its
+ * slot, not every other merchant's deliveries behind it. Each endpoint gets at most
+ * `inFlightPerEndpointMax` of the `inFlightMax` slots, so one slow or dead endpoint slows only its
+ * own merchant's webhooks.
  */
 export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<number> | undefined
+  private claiming: Promise<Claimed[]> | undefined
   private nudged = false
   private stopped = true
+  private readonly sending = new Set<Promise<void>>()
+  private readonly sendingTo = new Map<string, number>()
   private readonly timeoutMs: number
-  private readonly batchSizeMax: number
+  private readonly inFlightMax: number
+  private readonly inFlightPerEndpointMax: number
   private readonly random: () => number
   private readonly fetchFn: typeof fetch
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.timeoutMs = options.timeoutMs ?? 10_000
-    this.batchSizeMax = options.batchSizeMax ?? 20
+    this.inFlightMax = options.inFlightMax ?? 64
+    this.inFlightPerEndpointMax = options.inFlightPerEndpointMax ?? 8
     this.random = options.random ?? Math.random
     this.fetchFn = options.fetch ?? fetch
   }
@@ -90,46 +102,85 @@ export class DeliveryWorker {
     this.nudge()
   }
 
-  /** Asks for a round soon, e.g. right after a commit that recorded events. */
+  /** Asks for deliveries to be claimed soon, e.g. right after a commit that recorded events, or a slot freed. */
   nudge(): void {
     if (this.stopped) return
-    if (this.running !== undefined) {
+    if (this.claiming !== undefined) {
       this.nudged = true
       return
     }
-    this.running = this.runOnce()
-      .catch((error: unknown) => {
-        this.options.logger.error({ err: error }, 'webhook delivery round failed')
-        return 0
-      })
-      .finally(() => {
-        this.running = undefined
-        if (this.nudged) {
-          this.nudged = false
-          setImmediate(() => this.nudge())
-        }
-      })
+    void this.fill()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
-    await this.running
+    await this.claiming?.catch(() => undefined)
+    await Promise.all(this.sending)
   }
 
-  /** One round: claim what is due, send it, record each attempt. Answers how many were sent. */
+  /**
+   * Claims what is due, as far as there are free slots, and sends it; answers once those are
+   * sent and their attempts recorded, with how many they were. For tests, and for `nudge`.
+   */
   async runOnce(): Promise<number> {
-    const claimed = await this.claim()
-    await Promise.all(claimed.map((delivery) => this.send(delivery)))
-    return claimed.length
+    const started: Promise<void>[] = []
+    await this.fill(started)
+    await Promise.all(started)
+    return started.length
   }
 
-  private claim(): Promise<Claimed[]> {
+  /** One claim for the free slots; each delivery claimed starts at once and frees its slot when done. */
+  private async fill(started: Promise<void>[] = []): Promise<void> {
+    const free = this.inFlightMax - this.sending.size
+    if (free <= 0) return
+    this.claiming = this.claim(free)
+    let claimed: Claimed[] = []
+    try {
+      claimed = await this.claiming
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'webhook delivery claim failed')
+    } finally {
+      this.claiming = undefined
+    }
+    for (const delivery of claimed) {
+      this.sendingTo.set(delivery.endpoint_id, (this.sendingTo.get(delivery.endpoint_id) ?? 0) + 1)
+      const sent: Promise<void> = this.send(delivery)
+        .catch((error: unknown) => this.options.logger.error({ err: error, delivery: delivery.id }, 'webhook delivery could not be recorded'))
+        .finally(() => {
+          this.sending.delete(sent)
+          const left = (this.sendingTo.get(delivery.endpoint_id) ?? 1) - 1
+          if (left === 0) this.sendingTo.delete(delivery.endpoint_id)
+          else this.sendingTo.set(delivery.endpoint_id, left)
+          this.nudge()
+        })
+      this.sending.add(sent)
+      started.push(sent)
+    }
+    if (this.nudged) {
+      this.nudged = false
+      setImmediate(() => this.nudge())
+    }
+  }
+
+  /**
+   * Claims (leases) up to `free` due deliveries, no more for one endpoint than it has slots left:
+   * the candidates are read a few times over, so a busy endpoint's backlog does not fill the claim.
+   */
+  private claim(free: number): Promise<Claimed[]> {
     const { store, clock } = this.options
     return store.writer.submit(async (tx) => {
       const nowMs = clock.now()
-      const due = await tx.run(queries(tx).selectDue, { pending: 'pending', now: BigInt(nowMs), enabled: 'enabled', now2: BigInt(nowMs), limit: this.batchSizeMax })
-      const ids = due.map((row) => row.id)
+      const candidates = await tx.run(queries(tx).selectDue, { pending: 'pending', now: BigInt(nowMs), enabled: 'enabled', now2: BigInt(nowMs), limit: Math.min(free * 4, 500) })
+      const room = new Map<string, number>()
+      const ids: string[] = []
+      for (const candidate of candidates) {
+        if (ids.length === free) break
+        const left = room.get(candidate.endpoint_id) ?? this.inFlightPerEndpointMax - (this.sendingTo.get(candidate.endpoint_id) ?? 0)
+        if (left <= 0) continue
+        room.set(candidate.endpoint_id, left - 1)
+        ids.push(candidate.id)
+      }
       if (ids.length === 0) return []
       await tx.execute(tx.builder.updateTable('webhook_deliveries').set({ locked_until: nowMs + claimLeaseMs }).where('id', 'in', ids))
       return tx.execute(
@@ -137,7 +188,7 @@ export class DeliveryWorker {
           .selectFrom('webhook_deliveries as d')
           .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
           .innerJoin('events as v', 'v.id', 'd.event_id')
-          .select(['d.id', 'd.merchant_id', 'd.event_id', 'd.attempt_count', 'd.created_at', 'e.url', 'e.secret_sealed', 'v.data'])
+          .select(['d.id', 'd.merchant_id', 'd.endpoint_id', 'd.event_id', 'd.attempt_count', 'd.created_at', 'e.url', 'e.secret_sealed', 'v.data'])
           .where('d.id', 'in', ids),
       )
     })

@@ -142,6 +142,41 @@ for (const dialect of DIALECTS) {
     })
   })
 
+  describe(`${dialect}: one slow endpoint`, () => {
+    it("holds at most 8 deliveries in flight, and another merchant's webhooks go out meanwhile", async () => {
+      // This merchant's receiver takes every request and never answers.
+      const hanging = new Set<import('node:http').ServerResponse>()
+      const slow: Server = createServer((_request, response) => void hanging.add(response))
+      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+      const fast = await receiver(() => 200)
+      const kassa = await openTestKassa(dialect, { env: { KASSA_WEBHOOK_TIMEOUT_MS: '5000' } })
+      try {
+        const stuck = await seedMerchant(kassa, 'Stuck')
+        const other = await seedMerchant(kassa, 'Other')
+        await stuck.api.post('/v1/webhook_endpoints', { url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hooks`, enabled_events: ['payment.created'] })
+        await other.api.post('/v1/webhook_endpoints', { url: fast.url, enabled_events: ['payment.created'] })
+        for (let n = 0; n < 20; n++) await stuck.api.post('/v1/payments', { amount: 100, currency: 'CNY', order_reference: `stuck-${n}` })
+        await other.api.post('/v1/payments', { amount: 100, currency: 'CNY', order_reference: 'other-1' })
+
+        kassa.deliveryWorker.start()
+        // Well before the stuck endpoint's requests time out (5 s).
+        await waitFor(() => fast.received.length === 1, 2_000)
+        assert.equal(fast.received[0]?.type, 'payment.created')
+        await waitFor(() => hanging.size === 8, 2_000)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        assert.equal(hanging.size, 8, 'no more than 8 requests at once to one endpoint')
+        const waiting = await kassa.store.db.selectFrom('webhook_deliveries').select('id').where('merchant_id', '=', stuck.id).where('status', '=', 'pending').execute()
+        assert.equal(waiting.length, 20, 'the rest wait their turn, none given up')
+      } finally {
+        slow.closeAllConnections()
+        await kassa.deliveryWorker.stop()
+        await kassa.dispose()
+        await new Promise<void>((resolve) => slow.close(() => resolve()))
+        await fast.close()
+      }
+    })
+  })
+
   describe(`${dialect}: webhook deliveries survive a restart`, () => {
     it('sends after a restart what was recorded before it', async () => {
       const hook = await receiver(() => 200)
