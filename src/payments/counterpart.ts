@@ -750,27 +750,49 @@ export class CounterpartPayments {
     const nowMs = this.now()
     const attempts = await this.store.db
       .selectFrom('channel_attempts')
-      .select(['id', 'status'])
+      .select(['id', 'status', 'channel_id'])
       .where('next_check_at', '<=', BigInt(nowMs))
       .orderBy('next_check_at')
       .limit(limit)
       .execute()
-    const refunds = await this.store.db.selectFrom('refunds').select('id').where('next_check_at', '<=', BigInt(nowMs)).where('status', '=', 'pending').limit(limit).execute()
+    const refunds = await this.store.db
+      .selectFrom('refunds')
+      .leftJoin('channel_attempts', 'channel_attempts.id', 'refunds.attempt_id')
+      .select(['refunds.id', 'channel_attempts.channel_id'])
+      .where('refunds.next_check_at', '<=', BigInt(nowMs))
+      .where('refunds.status', '=', 'pending')
+      .limit(limit)
+      .execute()
+    // One counterpart at a time each, all counterparts at once: a bank whose answers hang until the
+    // client's timeout holds back only its own payments' checks, not every other bank's and wallet's.
+    const byCounterpart = new Map<string, (() => Promise<void>)[]>()
+    const queue = (channelId: string | null, job: () => Promise<void>) => {
+      const jobs = byCounterpart.get(channelId ?? '') ?? []
+      jobs.push(job)
+      byCounterpart.set(channelId ?? '', jobs)
+    }
     for (const attempt of attempts) {
-      try {
-        if (attempt.status === 'closed') await this.recheckClosed(attempt.id)
-        else await this.check(attempt.id)
-      } catch (error) {
-        this.options.logger.error({ err: error, attempt: attempt.id }, 'checking an attempt failed')
-      }
+      queue(attempt.channel_id, async () => {
+        try {
+          if (attempt.status === 'closed') await this.recheckClosed(attempt.id)
+          else await this.check(attempt.id)
+        } catch (error) {
+          this.options.logger.error({ err: error, attempt: attempt.id }, 'checking an attempt failed')
+        }
+      })
     }
     for (const refund of refunds) {
-      try {
-        await this.sendRefund(refund.id, true)
-      } catch (error) {
-        this.options.logger.error({ err: error, refund: refund.id }, 'chasing a refund failed')
-      }
+      queue(refund.channel_id, async () => {
+        try {
+          await this.sendRefund(refund.id, true)
+        } catch (error) {
+          this.options.logger.error({ err: error, refund: refund.id }, 'chasing a refund failed')
+        }
+      })
     }
+    await Promise.all([...byCounterpart.values()].map(async (jobs) => {
+      for (const job of jobs) await job()
+    }))
     // Card capture advices a stopped process left unanswered: looked for once a minute.
     if (this.cards !== undefined && nowMs - this.capturesCheckedAtMs >= 60_000) {
       this.capturesCheckedAtMs = nowMs

@@ -110,6 +110,31 @@ for (const dialect of DIALECTS) {
       icbc.setFaults([])
     })
 
+    it("a bank whose queries hang holds back only its own payments' checks, not another bank's", async () => {
+      const icbc = bank('icbc-sim')
+      const cmb = bank('cmb-sim')
+      // Both lose their notifications; icbc's queries also hang past the client's 5 s timeout.
+      icbc.setFaults([{ action: 'notify_drop' }, { action: 'query_hang', delayMs: 8_000 }])
+      cmb.setFaults([{ action: 'notify_drop' }])
+      try {
+        const stuck = []
+        for (let n = 0; n < 3; n++) {
+          const created = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 501 + n)).json()
+          assert.equal(icbc.pay((await attemptOf(created.id)).provider_order_id ?? '', 'alice'), 'paid')
+          stuck.push(created.id as string)
+        }
+        const other = (await pay({ type: 'netbank', bank: 'cmb-sim' }, 611)).json()
+        assert.equal(cmb.pay((await attemptOf(other.id)).provider_order_id ?? '', 'alice'), 'paid')
+        // One after the other, the three hanging queries would hold it for 15 s.
+        const paid = await until(`${other.id} succeeded while icbc hangs`, async () => ((await payment(other.id)).status === 'succeeded' ? payment(other.id) : undefined), 6_000)
+        assert.equal(paid.amount_received, 611)
+        for (const id of stuck) assert.equal((await payment(id)).status, 'processing', 'still unknown: its bank has not answered')
+      } finally {
+        icbc.setFaults([])
+        cmb.setFaults([])
+      }
+    })
+
     it('an order the bank still calls unpaid is asked about again later, less and less often', async () => {
       const created = (await pay({ type: 'netbank', bank: 'icbc-sim' }, 321)).json()
       const attempt = await attemptOf(created.id)
