@@ -35,6 +35,28 @@ for (const dialect of DIALECTS) {
       await kassa.dispose()
     })
 
+    it('answers 429 after 10 failed log-ins for one username from one address, or 30 from one address, in a minute, before checking the password', async () => {
+      const attempt = (username: string, password: string, remoteAddress?: string) =>
+        kassa.app.inject({ method: 'POST', url: '/courier/v1/sessions', payload: { username, password }, ...(remoteAddress === undefined ? {} : { remoteAddress }) })
+      const { username, password } = demo.otherCourier
+      for (let n = 0; n < 10; n++) assert.equal((await attempt(username, `guess-${n}`)).statusCode, 401)
+      const throttled = await attempt(username, password)
+      assert.equal(throttled.statusCode, 429, 'the right password too: guessing stops for the minute')
+      assert.equal(throttled.json().error.code, 'rate_limited')
+      assert.ok(Number(throttled.headers['retry-after']) >= 1)
+      assert.equal((await attempt(username, password, '192.0.2.44')).statusCode, 200, 'the courier, from their own handheld, is not locked out')
+      assert.equal((await attempt(demo.courier.username, demo.courier.password)).statusCode, 200, 'another courier logs in as before')
+
+      // Many usernames from one address.
+      for (let n = 0; n < 30; n++) assert.equal((await attempt(`nobody-${n}`, 'x', '203.0.113.9')).statusCode, 401)
+      assert.equal((await attempt(demo.courier.username, demo.courier.password, '203.0.113.9')).statusCode, 429)
+      assert.equal((await attempt(demo.courier.username, demo.courier.password, '198.51.100.4')).statusCode, 200)
+
+      clock.advance(60_000)
+      assert.equal((await attempt(username, password)).statusCode, 200, 'a minute later the courier gets in')
+      assert.equal((await attempt(demo.courier.username, demo.courier.password, '203.0.113.9')).statusCode, 200)
+    })
+
     it('refuses a wrong password and unknown sessions', async () => {
       const wrong = await kassa.app.inject({ method: 'POST', url: '/courier/v1/sessions', payload: { username: demo.courier.username, password: 'nope-nope' } })
       assert.equal(wrong.statusCode, 401)

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { KassaError } from '../../../domain/errors.js'
 import { sessionSubject } from '../../../delivery/sessions.js'
+import { PerMinuteBudget } from '../../../security/per-minute.js'
 import { sendJson, type AppDeps } from '../../app.js'
 import { amountSchema, idParams } from '../../schemas.js'
 
@@ -12,6 +13,17 @@ declare module 'fastify' {
 
 const heartbeatMs = 15_000
 
+/**
+ * Failed log-ins allowed per minute for one username from one address, and from one address in
+ * all: past them the answer is 429 before any password is checked, so guessing a courier's
+ * password is slow, and a flood of guesses cannot keep scrypt (~40 ms of CPU each) running on
+ * every core. Per username *and* address, so someone guessing cannot lock the courier out of
+ * their own handheld. Behind a load balancer the address is the client's only with
+ * KASSA_TRUST_PROXY set.
+ */
+const failedLoginsPerUsernamePerMinuteMax = 10
+const failedLoginsPerSourcePerMinuteMax = 30
+
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined
@@ -20,6 +32,8 @@ function bearer(request: FastifyRequest): string | undefined {
 /** The courier's handheld: log in, today's own parcels only, the parcel's QR, cash, and a live stream of payments. */
 export async function courierRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const delivery = deps.delivery
+  const failedByUsername = new PerMinuteBudget(failedLoginsPerUsernamePerMinuteMax)
+  const failedBySource = new PerMinuteBudget(failedLoginsPerSourcePerMinuteMax)
   app.decorateRequest('courierId', undefined)
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.url === '/courier/v1/sessions') return
@@ -53,7 +67,24 @@ export async function courierRoutes(app: FastifyInstance, deps: AppDeps): Promis
         },
       },
     },
-    async (request, reply) => sendJson(reply, await delivery.courierLogin(request.body.username, request.body.password)),
+    async (request, reply) => {
+      const nowMs = deps.clock.now()
+      const { username, password } = request.body
+      const usernameFromSource = `${username}\u0000${request.ip}`
+      if (failedByUsername.spent(usernameFromSource, nowMs) || failedBySource.spent(request.ip, nowMs)) {
+        reply.header('retry-after', String(failedByUsername.secondsLeft(nowMs)))
+        throw new KassaError('rate_limited', { message: 'Too many failed log-ins; try again in a minute.' })
+      }
+      try {
+        return sendJson(reply, await delivery.courierLogin(username, password))
+      } catch (error) {
+        if (error instanceof KassaError && error.code === 'courier_credentials_invalid') {
+          failedByUsername.take(usernameFromSource, nowMs)
+          failedBySource.take(request.ip, nowMs)
+        }
+        throw error
+      }
+    },
   )
 
   app.get('/deliveries', { schema: { tags: ['courier'], summary: "Today's parcels of this courier" } }, async (request, reply) => {
