@@ -245,14 +245,25 @@ export class DeliveryService {
       .orderBy('id')
       .limit(500)
       .execute()
+    if (rows.length === 0) return []
+    // Three reads for the day, not two per parcel: each parcel's latest code, and its merchant's name.
+    const codes = await this.store.db
+      .selectFrom('delivery_codes')
+      .selectAll()
+      .where('delivery_id', 'in', rows.map((row) => row.id))
+      .orderBy('delivery_id')
+      .orderBy('created_at', 'desc')
+      .execute()
+    const latestCode = new Map<string, DeliveryCodeRow>()
+    for (const code of codes) if (!latestCode.has(code.delivery_id)) latestCode.set(code.delivery_id, code)
+    const merchantIds = [...new Set(rows.map((row) => row.merchant_id))]
+    const merchants = await this.store.db.selectFrom('merchants').select(['id', 'name']).where('id', 'in', merchantIds).execute()
+    const names = new Map(merchants.map((merchant) => [merchant.id, merchant.name]))
     const nowMs = this.now()
-    const views = []
-    for (const row of rows) {
-      const code = await this.store.db.selectFrom('delivery_codes').selectAll().where('delivery_id', '=', row.id).orderBy('created_at', 'desc').limit(1).executeTakeFirst()
-      const name = await this.merchantNameRead(row.merchant_id)
-      views.push(deliveryView(row, name, code === undefined ? null : codeView(code, codeStanding(code, row.status, nowMs))))
-    }
-    return views
+    return rows.map((row) => {
+      const code = latestCode.get(row.id)
+      return deliveryView(row, names.get(row.merchant_id) ?? row.merchant_id, code === undefined ? null : codeView(code, codeStanding(code, row.status, nowMs)))
+    })
   }
 
   /** A fresh one-time dynamic QR code for a parcel; any earlier active code of the parcel stops working. */
