@@ -767,9 +767,9 @@ export class CounterpartPayments {
     // client's timeout holds back only its own payments' checks, not every other bank's and wallet's.
     const byCounterpart = new Map<string, (() => Promise<void>)[]>()
     const queue = (channelId: string | null, job: () => Promise<void>) => {
-      const jobs = byCounterpart.get(channelId ?? '') ?? []
-      jobs.push(job)
-      byCounterpart.set(channelId ?? '', jobs)
+      const jobs = byCounterpart.get(channelId ?? '')
+      if (jobs === undefined) byCounterpart.set(channelId ?? '', [job])
+      else jobs.push(job)
     }
     for (const attempt of attempts) {
       queue(attempt.channel_id, async () => {

@@ -338,8 +338,9 @@ export async function startPosHost(options: PosHostOptions): Promise<PosHost> {
       return { answer: answerTo(message, '96') }
     })
     if (paid === 'not_claimed') {
-      const refusal = claim as Exclude<Claim, { kind: 'claimed' }>
-      return refusal.kind === 'replay' ? replayOrDuplicate(true, refusal.answer, message) : answerTo(message, '94')
+      // `acquire` throws AlreadySent only when the claim said no.
+      assert(claim !== undefined && claim.kind !== 'claimed', 'AlreadySent without a refused claim')
+      return claim.kind === 'replay' ? replayOrDuplicate(true, claim.answer, message) : answerTo(message, '94')
     }
     // Journaled with the outcome already, unless the answer came out otherwise (the sweeper's row).
     if (journaledWithOutcome === JSON.stringify(paid.answer)) return paid.answer
