@@ -33,15 +33,34 @@ let unknownCourierHash: Promise<string> | undefined
 
 export type DeliveryView = ReturnType<typeof deliveryView>
 
+/**
+ * Which of a parcel's codes its courier sees: issuing a code replaces the others, so at most one is
+ * live (active, or held by a bank payment), and it wins; else a used one, then an expired one, then
+ * the newest. Codes made within one millisecond tie on `created_at`, so time alone cannot tell.
+ */
+const codeStatusRank: Readonly<Record<string, number>> = { active: 0, held: 0, used: 1, expired: 2, replaced: 3 }
+
+function codeRank(code: DeliveryCodeRow): number {
+  return codeStatusRank[code.status] ?? 4
+}
+
 function iso(ms: bigint | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString()
 }
 
+/** The standings in which a code can still be paid, so the courier's screen shows its picture. */
+const shownStandings: ReadonlySet<string> = new Set(['payable', 'paying'])
+
+/**
+ * A code as the courier's screen gets it. Only a code that can still be paid has a picture: an
+ * expired, replaced or used one is never to be scanned, and each picture is ~1.4 ms of the event
+ * loop (a courier's list holds a code for every parcel).
+ */
 export function codeView(code: DeliveryCodeRow, standing: string) {
   return {
     reference: code.reference,
     payload: code.payload,
-    image: qrPictureDataUrl(code.payload, { remember: true }),
+    image: shownStandings.has(standing) ? qrPictureDataUrl(code.payload, { remember: true }) : null,
     amount: code.amount,
     currency: code.currency,
     amount_display: formatMinor(code.amount, code.currency as CurrencyCode),
@@ -255,7 +274,10 @@ export class DeliveryService {
       .orderBy('created_at', 'desc')
       .execute()
     const latestCode = new Map<string, DeliveryCodeRow>()
-    for (const code of codes) if (!latestCode.has(code.delivery_id)) latestCode.set(code.delivery_id, code)
+    for (const code of codes) {
+      const other = latestCode.get(code.delivery_id)
+      if (other === undefined || codeRank(code) < codeRank(other)) latestCode.set(code.delivery_id, code)
+    }
     const merchantIds = [...new Set(rows.map((row) => row.merchant_id))]
     const merchants = await this.store.db.selectFrom('merchants').select(['id', 'name']).where('id', 'in', merchantIds).execute()
     const names = new Map(merchants.map((merchant) => [merchant.id, merchant.name]))

@@ -162,8 +162,17 @@ for (const dialect of DIALECTS) {
       const expired = await shopper.post('/shopper/v1/codes/pay', { payload: expiring.payload })
       assert.equal(expired.statusCode, 410)
       assert.equal(expired.json().error.code, 'qr_expired')
+      // The courier's list gives an expired code no picture to hold up at the door.
+      const listedCode = async () => ((await courier.get('/courier/v1/deliveries')).json().data as Json[]).find((d) => d.id === parcel.id)?.code
+      const listedExpired = await listedCode()
+      assert.equal(listedExpired.reference, expiring.reference)
+      assert.equal(listedExpired.status, 'expired')
+      assert.equal(listedExpired.image, null)
 
       const fresh = (await courier.post(`/courier/v1/deliveries/${parcel.id}/code`)).json()
+      const listedFresh = await listedCode()
+      assert.equal(listedFresh.status, 'payable')
+      assert.match(listedFresh.image, /^data:image\/png;base64,/)
       const before = await walletAvailable(kassa, demo.shopperId)
       // Two phones race on one code: exactly one wins.
       const [first, second] = await Promise.all([

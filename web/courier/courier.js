@@ -361,10 +361,31 @@ function renderParcel(delivery, { issueIfNeeded = false } = {}) {
   if (code !== null && code !== undefined) return showCode(code)
 }
 
+/** Words for a code that can no longer be paid, by its status; the server sends no picture of it. */
+const spentCodeWords = {
+  expired: 'This code has expired. Tap “New code”.',
+  replaced: 'This code was replaced. Tap “New code”.',
+}
+
 function showCode(code) {
   state.stopCountdown()
   const image = byId('qr-image')
   byId('qr-box').hidden = false
+  if (code.image === null) {
+    state.stopCountdown = () => {}
+    image.hidden = true
+    image.removeAttribute('src')
+    delete image.dataset.reference
+    const placeholder = byId('qr-placeholder')
+    placeholder.textContent = code.status === 'replaced' ? 'Replaced' : 'Expired'
+    placeholder.hidden = false
+    byId('paid-banner').hidden = true
+    byId('parcel-amount').textContent = money(code.currency, code.amount_display)
+    byId('qr-countdown').textContent = ''
+    setDoor('expired')
+    setStatus('expired', spentCodeWords[code.status] ?? spentCodeWords.expired)
+    return
+  }
   image.src = code.image
   image.hidden = false
   image.dataset.reference = code.reference
@@ -384,6 +405,7 @@ async function issueCode(deliveryId) {
   state.stopCountdown()
   setDoor('replacing')
   byId('qr-box').hidden = false
+  byId('qr-placeholder').textContent = 'Making the code…'
   byId('qr-placeholder').hidden = byId('qr-image').hidden === false
   byId('qr-countdown').textContent = ''
   setStatus('loading', 'Making a new code…')
