@@ -260,6 +260,43 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     await assertLedgerSound(door)
   })
 
+  it('a bank payment dropped after the code expired: the courier’s screen shows no code to scan, and a new one works', async () => {
+    const ttlSeconds = 6
+    const door = await openDoor({ KASSA_QR_TTL_SECONDS: String(ttlSeconds) }, { banks: true })
+    const icbc = door.banks?.banks.find((bank) => bank.bank.id === 'icbc-sim')
+    assert.ok(icbc)
+    const alice = await bindDemoQuickpay(door.kassa, door.demo.shopperId, icbc, 'alice')
+    const parcel = door.demo.deliveries[1]!
+    const courier = await courierSignsIn(door, door.demo.courier)
+    await openParcel(courier, parcel.parcel_number)
+    const shownAt = Date.now()
+    await courier.waitForSelector('#live-status[data-state=live]')
+    const payload = await readQrFromPage(courier, '#qr-image')
+
+    const shopper = await shopperOpens(door)
+    await shopperChecks(shopper, payload)
+    await shopper.waitForSelector('#funding-options:not([hidden])')
+    await shopper.check(`[data-testid="funding-${alice.id}"]`)
+    await shopper.click('#pay-button')
+    await shopper.waitForSelector('#sms-view:not([hidden])')
+    await courier.waitForFunction(() => /paying through their bank/.test(document.getElementById('parcel-status')?.textContent ?? ''))
+
+    // The code's time runs out while the bank holds it; then the shopper gives up at the bank.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, shownAt + ttlSeconds * 1000 + 500 - Date.now())))
+    await shopper.click('#sms-cancel')
+    await courier.waitForSelector('#parcel-status[data-status=expired]', { timeout: 5_000 })
+    assert.match(await text(courier, '#parcel-status'), /expired/i)
+    assert.equal(await courier.isVisible('#qr-image'), false, 'no picture of a code that cannot be paid')
+    assert.equal(await text(courier, '#qr-placeholder'), 'Expired')
+    await screenshot(courier, 'courier-expired-after-bank')
+
+    await courier.click('#new-code-button')
+    await courier.waitForSelector('#parcel-status[data-status=waiting]')
+    const fresh = await readQrFromPage(courier, '#qr-image')
+    assert.notEqual(fresh, payload)
+    await assertLedgerSound(door)
+  })
+
   it('a lower amount replaces the code: the old one cannot be paid, the new one charges only what the shopper keeps', async () => {
     const door = await openDoor()
     const parcel = door.demo.deliveries[0]!
