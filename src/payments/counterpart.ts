@@ -95,7 +95,11 @@ export class CounterpartPayments {
   private door: DoorSettlement | undefined
   private capturesCheckedAtMs = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
-  private checking: Promise<void> | undefined
+  /** The worker's read of what is due, while it runs. */
+  private scanning: Promise<void> | undefined
+  /** Counterparts with checks running, and those checks, one lane each. */
+  private readonly busyCounterparts = new Set<string>()
+  private readonly lanes = new Set<Promise<void>>()
 
   constructor(private readonly options: CounterpartOptions) {
     this.queryAfterMs = options.queryAfterMs ?? 15_000
@@ -745,30 +749,42 @@ export class CounterpartPayments {
 
   // ——— the worker: what no notification settled ———
 
-  /** One pass: retries creations, queries pending orders, closes expired ones, chases refunds. */
+  /** One pass: retries creations, queries pending orders, closes expired ones, chases refunds; resolves when they are done. */
   async checkDue(limit = 50): Promise<number> {
+    const started = await this.startDue(limit)
+    await started.done
+    return started.count
+  }
+
+  /**
+   * Reads what is due and starts it, one lane per counterpart: a counterpart's checks run one
+   * after the other, the counterparts' lanes side by side, and a counterpart whose lane is still
+   * running (a bank whose answers hang until the client's timeout) is left out of this pass, so
+   * it holds back only its own checks, in this pass and the next, never another bank's or wallet's.
+   */
+  private async startDue(limit: number): Promise<{ count: number; done: Promise<void> }> {
     const nowMs = this.now()
-    const attempts = await this.store.db
+    const busy = [...this.busyCounterparts].filter((channelId) => channelId !== '')
+    let attemptsDue = this.store.db
       .selectFrom('channel_attempts')
       .select(['id', 'status', 'channel_id'])
       .where('next_check_at', '<=', BigInt(nowMs))
-      .orderBy('next_check_at')
-      .limit(limit)
-      .execute()
-    const refunds = await this.store.db
+    if (busy.length > 0) attemptsDue = attemptsDue.where('channel_id', 'not in', busy)
+    const attempts = await attemptsDue.orderBy('next_check_at').limit(limit).execute()
+    let refundsDue = this.store.db
       .selectFrom('refunds')
       .leftJoin('channel_attempts', 'channel_attempts.id', 'refunds.attempt_id')
       .select(['refunds.id', 'channel_attempts.channel_id'])
       .where('refunds.next_check_at', '<=', BigInt(nowMs))
       .where('refunds.status', '=', 'pending')
-      .limit(limit)
-      .execute()
-    // One counterpart at a time each, all counterparts at once: a bank whose answers hang until the
-    // client's timeout holds back only its own payments' checks, not every other bank's and wallet's.
+    if (busy.length > 0) refundsDue = refundsDue.where((eb) => eb.or([eb('channel_attempts.channel_id', 'is', null), eb('channel_attempts.channel_id', 'not in', busy)]))
+    const refunds = await refundsDue.limit(limit).execute()
     const byCounterpart = new Map<string, (() => Promise<void>)[]>()
     const queue = (channelId: string | null, job: () => Promise<void>) => {
-      const jobs = byCounterpart.get(channelId ?? '')
-      if (jobs === undefined) byCounterpart.set(channelId ?? '', [job])
+      const key = channelId ?? ''
+      if (this.busyCounterparts.has(key)) return
+      const jobs = byCounterpart.get(key)
+      if (jobs === undefined) byCounterpart.set(key, [job])
       else jobs.push(job)
     }
     for (const attempt of attempts) {
@@ -790,15 +806,27 @@ export class CounterpartPayments {
         }
       })
     }
-    await Promise.all([...byCounterpart.values()].map(async (jobs) => {
-      for (const job of jobs) await job()
-    }))
+    const lanes = [...byCounterpart].map(([key, jobs]) => this.runLane(key, jobs))
     // Card capture advices a stopped process left unanswered: looked for once a minute.
     if (this.cards !== undefined && nowMs - this.capturesCheckedAtMs >= 60_000) {
       this.capturesCheckedAtMs = nowMs
-      await this.cards.recoverCaptures().catch((error: unknown) => this.options.logger.error({ err: error }, 'repeating stale capture advices failed'))
+      lanes.push(this.cards.recoverCaptures().then(() => undefined, (error: unknown) => this.options.logger.error({ err: error }, 'repeating stale capture advices failed')))
     }
-    return attempts.length + refunds.length
+    return { count: attempts.length + refunds.length, done: Promise.all(lanes).then(() => undefined) }
+  }
+
+  private async runLane(counterpart: string, jobs: readonly (() => Promise<void>)[]): Promise<void> {
+    this.busyCounterparts.add(counterpart)
+    const lane = (async () => {
+      for (const job of jobs) await job()
+    })()
+    this.lanes.add(lane)
+    try {
+      await lane
+    } finally {
+      this.lanes.delete(lane)
+      this.busyCounterparts.delete(counterpart)
+    }
   }
 
   /** A canceled attempt is asked once more: a payer who paid as it closed is found and refunded. */
@@ -828,11 +856,12 @@ export class CounterpartPayments {
   startWorker(): void {
     if (this.timer !== undefined) return
     this.timer = setInterval(() => {
-      if (this.checking !== undefined) return
-      this.checking = this.checkDue()
+      // Only the reading waits for the last pass; the checks it started run in their lanes meanwhile.
+      if (this.scanning !== undefined) return
+      this.scanning = this.startDue(50)
         .then(() => undefined, (error: unknown) => this.options.logger.error({ err: error }, 'counterpart check failed'))
         .finally(() => {
-          this.checking = undefined
+          this.scanning = undefined
         })
     }, this.checkEveryMs)
     this.timer.unref()
@@ -841,7 +870,8 @@ export class CounterpartPayments {
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
-    await this.checking
+    await this.scanning
+    await Promise.all(this.lanes)
   }
 
   // ——— rows ———

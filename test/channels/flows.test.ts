@@ -123,9 +123,12 @@ for (const dialect of DIALECTS) {
           assert.equal(icbc.pay((await attemptOf(created.id)).provider_order_id ?? '', 'alice'), 'paid')
           stuck.push(created.id as string)
         }
+        // Another bank's payment made once icbc's checks are under way (due after 1 s, each pass 200 ms
+        // apart): it must not wait for that pass to end.
+        await new Promise((resolve) => setTimeout(resolve, 1_500))
         const other = (await pay({ type: 'netbank', bank: 'cmb-sim' }, 611)).json()
         assert.equal(cmb.pay((await attemptOf(other.id)).provider_order_id ?? '', 'alice'), 'paid')
-        // One after the other, the three hanging queries would hold it for 15 s.
+        // Behind the three hanging queries, one after the other, it would wait 15 s.
         const paid = await until(`${other.id} succeeded while icbc hangs`, async () => ((await payment(other.id)).status === 'succeeded' ? payment(other.id) : undefined), 6_000)
         assert.equal(paid.amount_received, 611)
         for (const id of stuck) assert.equal((await payment(id)).status, 'processing', 'still unknown: its bank has not answered')
