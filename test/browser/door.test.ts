@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { SimulatedClock, type Clock } from '../../src/domain/clock.js'
 import { bindDemoQuickpay, seedDeliveryDemo, type DeliveryDemo } from '../../src/demo/delivery.js'
 import { startDemoCounterparts, type DemoCounterparts } from '../../src/demo/simulators.js'
 import { verifyLedger } from '../../src/ledger/verify.js'
@@ -43,9 +44,9 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
   })
 
   /** A Kassa of its own, listening on a free port, with the door's demo data. */
-  async function openDoor(env: Record<string, string> = {}, options: { banks?: boolean } = {}): Promise<Door> {
+  async function openDoor(env: Record<string, string> = {}, options: { banks?: boolean; clock?: Clock } = {}): Promise<Door> {
     const banks = options.banks === true ? await startDemoCounterparts({ testEndpoints: true, seed: 11 }) : undefined
-    const kassa = await openTestKassa('sqlite', { env, ...(banks === undefined ? {} : { providers: banks.providers }) })
+    const kassa = await openTestKassa('sqlite', { env, ...(banks === undefined ? {} : { providers: banks.providers }), ...(options.clock === undefined ? {} : { clock: options.clock }) })
     const door: Door = { kassa, url: '', demo: undefined as unknown as DeliveryDemo, contexts: [], pageErrors: [], ...(banks === undefined ? {} : { banks }) }
     doors.push(door)
     door.url = await kassa.app.listen({ port: 0, host: '127.0.0.1' })
@@ -208,8 +209,9 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     await assertLedgerSound(door)
   })
 
-  it('a saved quick-pay account pays at the door: the SMS code confirms it, the courier sees PAID, the wallet is not touched', async () => {
-    const door = await openDoor({}, { banks: true })
+  /** A door whose shopper has a quick-pay account at icbc-sim, and the courier showing parcel 2's code, live. */
+  async function quickpayAtTheDoor(clock?: Clock) {
+    const door = await openDoor({}, { banks: true, ...(clock === undefined ? {} : { clock }) })
     const icbc = door.banks?.banks.find((bank) => bank.bank.id === 'icbc-sim')
     assert.ok(icbc)
     const alice = await bindDemoQuickpay(door.kassa, door.demo.shopperId, icbc, 'alice')
@@ -218,6 +220,11 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     await openParcel(courier, parcel.parcel_number)
     await courier.waitForSelector('#live-status[data-state=live]')
     const payload = await readQrFromPage(courier, '#qr-image')
+    return { door, icbc, alice, parcel, courier, payload }
+  }
+
+  it('a saved quick-pay account pays at the door: the SMS code confirms it, the courier sees PAID, the wallet is not touched', async () => {
+    const { door, icbc, alice, parcel, courier, payload } = await quickpayAtTheDoor()
 
     const shopper = await shopperOpens(door)
     await shopperChecks(shopper, payload)
@@ -261,17 +268,9 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
   })
 
   it('a bank payment dropped after the code expired: the courier’s screen shows no code to scan, and a new one works', async () => {
-    const ttlSeconds = 6
-    const door = await openDoor({ KASSA_QR_TTL_SECONDS: String(ttlSeconds) }, { banks: true })
-    const icbc = door.banks?.banks.find((bank) => bank.bank.id === 'icbc-sim')
-    assert.ok(icbc)
-    const alice = await bindDemoQuickpay(door.kassa, door.demo.shopperId, icbc, 'alice')
-    const parcel = door.demo.deliveries[1]!
-    const courier = await courierSignsIn(door, door.demo.courier)
-    await openParcel(courier, parcel.parcel_number)
-    const shownAt = Date.now()
-    await courier.waitForSelector('#live-status[data-state=live]')
-    const payload = await readQrFromPage(courier, '#qr-image')
+    // Kassa's clock stands still until the test moves it past the code's life (900 s by default).
+    const clock = new SimulatedClock(Date.now())
+    const { door, alice, courier, payload } = await quickpayAtTheDoor(clock)
 
     const shopper = await shopperOpens(door)
     await shopperChecks(shopper, payload)
@@ -282,7 +281,7 @@ describe('browser: pay on delivery at the door', { skip: unavailable ?? false },
     await courier.waitForFunction(() => /paying through their bank/.test(document.getElementById('parcel-status')?.textContent ?? ''))
 
     // The code's time runs out while the bank holds it; then the shopper gives up at the bank.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, shownAt + ttlSeconds * 1000 + 500 - Date.now())))
+    clock.advance(15 * 60 * 1000 + 1)
     await shopper.click('#sms-cancel')
     await courier.waitForSelector('#parcel-status[data-status=expired]', { timeout: 5_000 })
     assert.match(await text(courier, '#parcel-status'), /expired/i)

@@ -82,9 +82,10 @@ for (const dialect of DIALECTS) {
       const pay = (url: string, n: number) =>
         fetch(`${url}/v1/payments`, { method: 'POST', headers: { authorization: `Bearer ${merchantKey}`, 'content-type': 'application/json', 'idempotency-key': `crash-${n}` }, body: body(n) })
 
-      // 24 at a time, until 150 are acknowledged; then the process is killed with requests in flight.
+      // 24 at a time, until 150 are acknowledged and 20 ms more; then the process is killed with requests in flight.
       const acknowledged = new Map<number, string>()
       let sent = 0
+      let killing = false
       let killed = false
       const loop = async () => {
         while (!killed && sent < 800) {
@@ -95,9 +96,14 @@ for (const dialect of DIALECTS) {
             assert.equal(response.status, 200, JSON.stringify(payment))
             assert.equal(payment.status, 'succeeded')
             acknowledged.set(n, payment.id)
-            if (acknowledged.size >= 150 && !killed) {
-              killed = true
-              first.server.kill('SIGKILL')
+            if (acknowledged.size >= 150 && !killing) {
+              // 20 ms more of sending: a batch can answer every request in flight at once, and
+              // requests the process never answers are the point.
+              killing = true
+              setTimeout(() => {
+                killed = true
+                first.server.kill('SIGKILL')
+              }, 20)
             }
           } catch (error) {
             // The answer never came: the process died with this request in flight.

@@ -361,10 +361,10 @@ function renderParcel(delivery, { issueIfNeeded = false } = {}) {
   if (code !== null && code !== undefined) return showCode(code)
 }
 
-/** Words for a code that can no longer be paid, by its status; the server sends no picture of it. */
-const spentCodeWords = {
-  expired: 'This code has expired. Tap “New code”.',
-  replaced: 'This code was replaced. Tap “New code”.',
+/** What the door shows, by status, for a code that can no longer be paid: the server sends no picture of it. */
+const spentCodes = {
+  expired: { label: 'Expired', words: 'This code has expired. Tap “New code”.' },
+  replaced: { label: 'Replaced', words: 'This code was replaced. Tap “New code”.' },
 }
 
 function showCode(code) {
@@ -376,14 +376,15 @@ function showCode(code) {
     image.hidden = true
     image.removeAttribute('src')
     delete image.dataset.reference
+    const spent = spentCodes[code.status] ?? spentCodes.expired
     const placeholder = byId('qr-placeholder')
-    placeholder.textContent = code.status === 'replaced' ? 'Replaced' : 'Expired'
+    placeholder.textContent = spent.label
     placeholder.hidden = false
     byId('paid-banner').hidden = true
     byId('parcel-amount').textContent = money(code.currency, code.amount_display)
     byId('qr-countdown').textContent = ''
     setDoor('expired')
-    setStatus('expired', spentCodeWords[code.status] ?? spentCodeWords.expired)
+    setStatus('expired', spent.words)
     return
   }
   image.src = code.image
