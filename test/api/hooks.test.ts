@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { loadConfig } from '../../src/config.js'
+import { SimulatedClock } from '../../src/domain/clock.js'
 import { openTestKassa, type TestKassa } from '../helpers/dialects.js'
 
 describe('hooks: refused notifications per source', () => {
@@ -21,7 +22,8 @@ describe('hooks: refused notifications per source', () => {
     })
 
   it('behind a trusted proxy, each client is limited on its own address', async () => {
-    const kassa = await openTestKassa('sqlite', { env: { KASSA_TRUST_PROXY: '127.0.0.1' } })
+    // A clock that stands still: the budget is per minute, and a minute turning mid-test would refill it.
+    const kassa = await openTestKassa('sqlite', { env: { KASSA_TRUST_PROXY: '127.0.0.1' }, clock: new SimulatedClock(Date.now()) })
     opened.push(kassa)
     for (let i = 0; i < 60; i++) assert.equal((await refusedNotification(kassa, '203.0.113.50')).statusCode, 404)
     assert.equal((await refusedNotification(kassa, '203.0.113.50')).statusCode, 429)
@@ -29,7 +31,7 @@ describe('hooks: refused notifications per source', () => {
   })
 
   it('without one, X-Forwarded-For is not believed: a sender cannot dodge the limit by inventing addresses', async () => {
-    const kassa = await openTestKassa('sqlite')
+    const kassa = await openTestKassa('sqlite', { clock: new SimulatedClock(Date.now()) })
     opened.push(kassa)
     for (let i = 0; i < 60; i++) assert.equal((await refusedNotification(kassa, `203.0.113.${i}`)).statusCode, 404)
     assert.equal((await refusedNotification(kassa, '198.51.100.9')).statusCode, 429)

@@ -200,6 +200,9 @@ for (const dialect of DIALECTS) {
           payload: 'merchant_id=M&order_no=pay_forged&amount=100&currency=CNY&status=PAID&sign=00',
           remoteAddress,
         })
+      // The budget is per clock minute: start where the 62 requests end inside the same minute.
+      const intoMinuteMs = Date.now() % 60_000
+      if (intoMinuteMs > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinuteMs + 50))
       const answers = []
       for (let i = 0; i < 61; i++) answers.push((await forged('203.0.113.9')).statusCode)
       assert.deepEqual([...new Set(answers.slice(0, 60))], [400], 'each forgery refused on its own merits')
