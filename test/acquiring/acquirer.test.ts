@@ -55,6 +55,28 @@ for (const dialect of DIALECTS) {
       assert.ok(!everything.includes(testCards.approve.pan), 'no PAN in clear in any row')
     })
 
+    it('keeps one sealed copy of a returning card per merchant, and seals a reissued card anew', async () => {
+      const pan = testCards.approve_bank_two.pan
+      const vaulted = async (merchantId: string) =>
+        kassa.store.db.selectFrom('vault_cards').select(['id', 'last4', 'card_sealed']).where('merchant_id', '=', merchantId).where('last4', '=', pan.slice(-4)).execute()
+      const at = (merchantId: string, expiry: string) =>
+        acquirer.acquire({ merchant_id: merchantId, fee_basis_points: 60, terminal_id: 'ECOM0001', kind: 'sale', amount: 100n, currency: 'CNY', card: card(pan, expiry), reference_id: null })
+      const first = await at(merchant.id, '3012')
+      const second = await at(merchant.id, '3012')
+      assert.equal(first.outcome, 'approved')
+      assert.equal(second.outcome, 'approved')
+      assert.equal(second.transaction.card_id, first.transaction.card_id, 'the second sale names the card the first one vaulted')
+      assert.equal((await vaulted(merchant.id)).length, 1)
+      const reissued = await at(merchant.id, '3112')
+      assert.notEqual(reissued.transaction.card_id, first.transaction.card_id)
+      assert.equal((await vaulted(merchant.id)).length, 2, 'a new expiry date is a new sealed card')
+      const other = await seedMerchant(kassa, 'Other Card Shop', 60)
+      const elsewhere = await at(other.id, '3012')
+      assert.notEqual(elsewhere.transaction.card_id, first.transaction.card_id, 'a card id never crosses merchants')
+      assert.equal((await vaulted(other.id)).length, 1)
+      assert.ok(!JSON.stringify(await vaulted(merchant.id)).includes(pan), 'the copy is sealed')
+    })
+
     it('declines with the issuer\'s reason and posts nothing', async () => {
       for (const [pan, amount, reason] of [
         [testCards.insufficient_funds.pan, 6_000n, 'insufficient_funds'],

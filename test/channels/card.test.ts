@@ -435,11 +435,13 @@ for (const dialect of DIALECTS) {
         assert.equal(answer.json().last_payment_error?.code, 'card_do_not_honour', answer.body)
       }
       const good = await tokenize(testCards.approve.pan)
+      // The vault keeps one copy of a returning card, so earlier tests' sales may name it too.
+      const sentWith = async () => (await kassa.store.db.selectFrom('card_transactions').select('id').where('card_id', '=', good).execute()).length
+      const sentBefore = await sentWith()
       const refused = await shop.api.post(`/v1/payments/${created.id}/confirm`, { payment_method: { type: 'card', card: good } }, { 'idempotency-key': `tester-${dialect}-6` })
       assert.equal(refused.statusCode, 429, refused.body)
       assert.equal(refused.json().error.code, 'card_attempts_exceeded')
-      const sent = await kassa.store.db.selectFrom('card_transactions').select('id').where('card_id', '=', good).execute()
-      assert.equal(sent.length, 0, 'the sixth card never reached the scheme')
+      assert.equal(await sentWith(), sentBefore, 'the sixth card never reached the scheme')
       assert.equal((await shop.api.get(`/v1/payments/${created.id}`)).json().status, 'requires_payment_method', 'other ways to pay stay open')
     })
 
