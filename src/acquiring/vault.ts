@@ -23,7 +23,8 @@ const queries = preparedQueries((db) => ({
       .where('merchant_id', '=', param('merchant_id'))
       .where('fingerprint', '=', param('fingerprint'))
       .where('kind', '=', param('kind'))
-      // The newest copy only: rows sealed before cards were kept once may repeat a card many times.
+      // The newest copy only, one step down the index vault_cards_card: rows sealed before cards
+      // were kept once may repeat a card many times.
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(param('one')),

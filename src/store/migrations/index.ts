@@ -8,6 +8,7 @@ import * as terminals from './0005_terminals.js'
 import * as channels from './0006_channels.js'
 import * as doorCounterparts from './0007_door_counterparts.js'
 import * as cardRefundOnce from './0008_card_refund_once.js'
+import * as vaultCardLookup from './0009_vault_card_lookup.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -21,6 +22,7 @@ const all: Record<string, DialectMigration> = {
   '0006_channels': channels,
   '0007_door_counterparts': doorCounterparts,
   '0008_card_refund_once': cardRefundOnce,
+  '0009_vault_card_lookup': vaultCardLookup,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
