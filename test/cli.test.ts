@@ -107,6 +107,30 @@ describe('kassa CLI', () => {
     }
   })
 
+  it('refuses blank and overlong names and references as the API does, naming the option, and creates nothing', () => {
+    assert.equal(kassa('migrate').code, 0)
+    const database = new Sqlite(join(directory, 'data', 'kassa.db'), { readonly: true })
+    const count = (table: string) => (database.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n
+    const before = { merchants: count('merchants'), operators: count('operators'), shoppers: count('shoppers') }
+    for (const [args, option, words] of [
+      [['merchant', 'create', '--name', '   '], '--name', /must not be empty or blank/],
+      [['merchant', 'create', '--name', 'x'.repeat(101)], '--name', /at most 100 characters \(got 101\)/],
+      [['operator', 'create', '--name', ''], '--name', /must not be empty or blank/],
+      [['shopper', 'create', '--external-reference', ' '], '--external-reference', /must not be empty or blank/],
+      [['shopper', 'create', '--name', 'y'.repeat(101)], '--name', /at most 100 characters/],
+      [['shopper', 'top-up', 'shp_01m84x920yn9vfyb6sdbkg4a9h', '--amount', '100', '--reference', 'r'.repeat(101)], '--reference', /at most 100 characters/],
+      [['merchant', 'create', '--name', 'x', '--fee-bps', ' 60'], '--fee-bps', /an integer from 0 to 10000/],
+    ] as const) {
+      const result = kassa(...args)
+      assert.equal(result.code, 1, args.join(' '))
+      const [line] = result.stderr.split('\n')
+      assert.ok(line?.includes(option), `${args.join(' ')}: ${result.stderr}`)
+      assert.match(line ?? '', words)
+    }
+    assert.deepEqual({ merchants: count('merchants'), operators: count('operators'), shoppers: count('shoppers') }, before)
+    database.close()
+  })
+
   it('tells the demo story end to end and ends with a verified ledger', () => {
     const demo = kassa('demo')
     assert.equal(demo.code, 0, demo.stdout + demo.stderr)

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { loadConfig } from '../config.js'
+import { currencyCode, integerIn, minorUnits, textOf } from './arguments.js'
 import { registerChannelCommands } from './channel.js'
-import { isCurrencyCode } from '../domain/currency.js'
 import { newId } from '../domain/ids.js'
 import { toJson } from '../domain/json.js'
-import { AMOUNT_MINOR_MAX, formatMinor } from '../domain/money.js'
+import { formatMinor } from '../domain/money.js'
 import { startDemoCounterparts } from '../demo/simulators.js'
 import { runDemoStory } from '../demo/story.js'
 import { createKassa, type Kassa, type KassaOptions } from '../kassa.js'
@@ -36,26 +36,6 @@ async function withKassa<T>(work: (kassa: Kassa) => Promise<T>, logLevel = 'warn
 function print(value: unknown): void {
   // Amounts are bigints: written as JSON numbers, as the API writes them.
   process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(JSON.parse(toJson(value)), null, 2)}\n`)
-}
-
-function minorUnits(text: string): bigint {
-  if (!/^\d{1,12}$/.test(text) || BigInt(text) <= 0n || BigInt(text) > AMOUNT_MINOR_MAX) {
-    throw new InvalidArgumentError('amounts are positive integers in minor units (fen, cents), at most 999999999999')
-  }
-  return BigInt(text)
-}
-
-function currencyCode(text: string): string {
-  if (!isCurrencyCode(text)) throw new InvalidArgumentError('not an active ISO 4217 currency code (e.g. CNY)')
-  return text
-}
-
-function integerIn(min: number, max: number) {
-  return (text: string) => {
-    const value = Number(text)
-    if (!Number.isSafeInteger(value) || value < min || value > max) throw new InvalidArgumentError(`an integer from ${min} to ${max}`)
-    return value
-  }
 }
 
 export function buildProgram(): Command {
@@ -93,7 +73,7 @@ export function buildProgram(): Command {
   merchant
     .command('create')
     .description('create a merchant; prints its first secret key, once')
-    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--name <name>', 'display name, at most 100 characters', textOf(100, { required: true }))
     .option('--kind <kind>', 'self_operated or third_party', 'third_party')
     .option('--fee-bps <basis points>', 'merchant discount rate, 60 = 0.60 %', integerIn(0, 10_000))
     .action(async (options: { name: string; kind: string; feeBps?: number }) => {
@@ -128,7 +108,7 @@ export function buildProgram(): Command {
     .command('operator')
     .description('console operators')
     .command('create')
-    .requiredOption('--name <name>', 'who')
+    .requiredOption('--name <name>', 'who, at most 100 characters', textOf(100, { required: true }))
     .option('--role <role>', 'admin, finance or support', 'admin')
     .description('create an operator; prints the operator key, once')
     .action(async (options: { name: string; role: string }) => {
@@ -140,8 +120,8 @@ export function buildProgram(): Command {
   const shopper = program.command('shopper').description('shoppers and their wallet balances')
   shopper
     .command('create')
-    .option('--name <name>')
-    .option('--external-reference <ref>', "the shop's own customer id")
+    .option('--name <name>', 'at most 100 characters', textOf(100, { required: false }))
+    .option('--external-reference <ref>', "the shop's own customer id, at most 64 characters", textOf(64, { required: true }))
     .description('register a shopper')
     .action(async (options: { name?: string; externalReference?: string }) => {
       const created = await withKassa((kassa) =>
@@ -155,7 +135,7 @@ export function buildProgram(): Command {
     .command('top-up <shopperId>')
     .requiredOption('--amount <minor units>', 'amount in minor units, e.g. 10000 = CNY 100.00', minorUnits)
     .option('--currency <code>', 'ISO 4217 code', currencyCode, 'CNY')
-    .option('--reference <text>', 'bank reference of the money received')
+    .option('--reference <text>', 'bank reference of the money received, at most 100 characters', textOf(100, { required: false }))
     .description("add money to a shopper's wallet")
     .action(async (shopperId: string, options: { amount: bigint; currency: 'CNY'; reference?: string }) => {
       const result = await withKassa((kassa) =>

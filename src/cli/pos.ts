@@ -36,6 +36,7 @@ import {
 } from '../acquiring/pos-host/terminal.js'
 import { registerTerminal, terminalIdPattern } from '../acquiring/pos-host/terminals.js'
 import { loadConfig } from '../config.js'
+import { integerIn, minorUnits } from './arguments.js'
 import { assert } from '../domain/assert.js'
 import { createMerchant } from '../merchants/service.js'
 import type { Kassa } from '../kassa.js'
@@ -83,19 +84,6 @@ async function openKassa<T>(work: (kassa: Kassa) => Promise<T>): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // Option parsers
 // ---------------------------------------------------------------------------------------------
-
-function minorUnits(text: string): bigint {
-  if (!/^[0-9]{1,12}$/.test(text) || BigInt(text) <= 0n) throw new InvalidArgumentError('a positive integer of minor units (fen, cents), at most 12 digits')
-  return BigInt(text)
-}
-
-function integerIn(min: number, max: number) {
-  return (text: string): number => {
-    const value = Number(text)
-    if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) throw new InvalidArgumentError(`an integer from ${min} to ${max}`)
-    return value
-  }
-}
 
 function terminalId(text: string): string {
   if (!terminalIdPattern.test(text)) throw new InvalidArgumentError('8 upper-case letters or digits (field 41)')

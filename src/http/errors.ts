@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { KassaError, type ErrorCode } from '../domain/errors.js'
 import { WriterUnavailableError } from '../store/writer.js'
+import { notBlankPattern } from './schemas.js'
 
 type AjvError = {
   keyword: string
@@ -31,7 +32,7 @@ export function validationError(errors: readonly AjvError[], context: string | u
   }
   const param = paramPath(first.instancePath)
   const leaf = param.split('.').at(-1) ?? ''
-  const detail = first.message ?? 'is invalid'
+  const detail = first.keyword === 'pattern' && first.params['pattern'] === notBlankPattern ? 'must not be blank' : (first.message ?? 'is invalid')
   let code: ErrorCode = 'parameter_invalid'
   if (leaf.startsWith('amount') && context === 'body') code = 'amount_invalid'
   if (leaf === 'currency' && first.keyword === 'enum') code = 'currency_unknown'

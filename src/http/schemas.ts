@@ -10,6 +10,14 @@ export const amountSchema = {
   description: 'A positive integer count of the currency\'s minor units (cents, fen; yen for JPY).',
 } as const
 
+/** A name or reference someone reads: some text besides spaces (`validationError` says "must not be blank"). */
+export const notBlankPattern = '\\S'
+
+/** Required text of 1 to `max` characters, not only spaces. */
+export function textSchema(max: number, description?: string) {
+  return { type: 'string', minLength: 1, maxLength: max, pattern: notBlankPattern, ...(description === undefined ? {} : { description }) } as const
+}
+
 export const currencySchema = { type: 'string', enum: currencyCodes, description: 'ISO 4217 alphabetic code.' } as const
 
 export const metadataSchema = {

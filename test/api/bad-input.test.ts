@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { DIALECTS, openTestKassa, type TestKassa } from '../helpers/dialects.js'
-import { assertLedgerSound, seedMerchant, seedShopper, walletAvailable } from '../helpers/factories.js'
+import { assertLedgerSound, seedMerchant, seedOperator, seedShopper, walletAvailable } from '../helpers/factories.js'
 
 const dialect = DIALECTS.at(-1) ?? 'sqlite'
 
@@ -33,6 +33,7 @@ describe(`${dialect}: bad input gets a 4xx naming the field, never a 500`, () =>
     ['lower-case currency', { ...base, currency: 'cny' }, 400, 'currency_unknown', 'currency'],
     ['missing currency', { amount: 1000, order_reference: 'o' }, 400, 'parameter_missing', 'currency'],
     ['missing order reference', { amount: 1000, currency: 'CNY' }, 400, 'parameter_missing', 'order_reference'],
+    ['blank order reference', { ...base, order_reference: '   ' }, 400, 'parameter_invalid', 'order_reference'],
     ['unknown field', { ...base, colour: 'red' }, 400, 'parameter_unknown', 'colour'],
     ['wrong type', { ...base, capture_method: 7 }, 400, 'parameter_invalid', 'capture_method'],
     ['metadata value not a string', { ...base, metadata: { a: 1 } }, 400, 'parameter_invalid', 'metadata.a'],
@@ -56,6 +57,21 @@ describe(`${dialect}: bad input gets a 4xx naming the field, never a 500`, () =>
       assert.equal(typeof error.type, 'string')
     })
   }
+
+  it('says a blank name or reference must not be blank, on every route that takes one', async () => {
+    const blank = await merchant.api.post('/v1/payments', { ...base, order_reference: ' \t ' })
+    assert.equal(blank.json().error.message, 'Invalid parameter: order_reference must not be blank.')
+    const operator = await seedOperator(kassa, 'admin')
+    const merchantNamed = await kassa.app.inject({ method: 'POST', url: '/console/v1/merchants', headers: { authorization: `Bearer ${operator.key}` }, payload: { name: '  ', kind: 'third_party' } })
+    assert.equal(merchantNamed.statusCode, 400, merchantNamed.body)
+    assert.equal(merchantNamed.json().error.param, 'name')
+    assert.match(merchantNamed.json().error.message, /must not be blank/)
+    const station = await kassa.app.inject({ method: 'POST', url: '/console/v1/stations', headers: { authorization: `Bearer ${operator.key}` }, payload: { name: 'Pudong 1', city: ' ' } })
+    assert.equal(station.statusCode, 400, station.body)
+    assert.equal(station.json().error.param, 'city')
+    const named = await kassa.app.inject({ method: 'POST', url: '/console/v1/merchants', headers: { authorization: `Bearer ${operator.key}` }, payload: { name: ' Shop with a space ', kind: 'third_party' } })
+    assert.equal(named.statusCode, 200, 'spaces around a name are fine: only a blank one is refused')
+  })
 
   it('names broken JSON, empty bodies where one is needed, and wrong media types', async () => {
     const broken = await merchant.api.post('/v1/payments', '{"amount": 10,')

@@ -11,7 +11,7 @@ import { shopperBalances } from '../../../shoppers/service.js'
 import { requestHash } from '../../../store/idempotency.js'
 import { sendJson, sendStored, type AppDeps } from '../../app.js'
 import { answerAfterConfirm, livePaymentView, offeredHere } from '../../payment-answers.js'
-import { idParams, idSchema } from '../../schemas.js'
+import { idParams, idSchema, textSchema } from '../../schemas.js'
 import { cardBodySchema, type CardBody } from '../v1/cards.js'
 import { qrPictureDataUrl } from '../../../qr/picture.js'
 
@@ -161,7 +161,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
           properties: {
             channel: { type: 'string', maxLength: 80 },
             account_no: { type: 'string', maxLength: 19 },
-            holder_name: { type: 'string', minLength: 1, maxLength: 60 },
+            holder_name: textSchema(60),
             phone: { type: 'string', maxLength: 11 },
           },
         },

@@ -4,7 +4,7 @@ import { channelStates } from '../../../channels/config.js'
 import { currencyCodes } from '../../../domain/currency.js'
 import { KassaError } from '../../../domain/errors.js'
 import { operatorOf, sendJson, type AppDeps } from '../../app.js'
-import { amountSchema, idSchema } from '../../schemas.js'
+import { amountSchema, idSchema, textSchema } from '../../schemas.js'
 
 const channelParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80, pattern: '^[a-z_]+(\\.[a-z0-9-]+)?$' } } } as const
 
@@ -49,7 +49,7 @@ export async function consoleChannelRoutes(app: FastifyInstance, deps: AppDeps):
             max_amount: { anyOf: [{ type: 'null' }, amountSchema] },
             display_order: { type: 'integer', minimum: 0, maximum: 100_000 },
             fee_basis_points: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 0, maximum: 10_000 }], description: "MDR on this channel; null: the merchant's own." },
-            display_name: { type: 'string', minLength: 1, maxLength: 80 },
+            display_name: textSchema(80),
           },
         },
       },

@@ -4,7 +4,7 @@ import { KassaError } from '../../../domain/errors.js'
 import { newId } from '../../../domain/ids.js'
 import { submitIdempotent } from '../../../store/idempotency.js'
 import { idempotentRequest, operatorOf, sendJson, sendStored, type AppDeps } from '../../app.js'
-import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema } from '../../schemas.js'
+import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, textSchema } from '../../schemas.js'
 
 /** Operators set up stations and couriers, count the cash couriers hand in, and read the day's COD report. */
 export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -19,7 +19,7 @@ export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps)
       schema: {
         tags: ['console'],
         summary: 'Create a delivery station',
-        body: { type: 'object', additionalProperties: false, required: ['name', 'city'], properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, city: { type: 'string', minLength: 1, maxLength: 15 } } },
+        body: { type: 'object', additionalProperties: false, required: ['name', 'city'], properties: { name: textSchema(100), city: textSchema(15) } },
       },
     },
     async (request, reply) => {
@@ -40,7 +40,7 @@ export async function consoleDeliveryRoutes(app: FastifyInstance, deps: AppDeps)
           required: ['station', 'name', 'username', 'password'],
           properties: {
             station: idSchema('station'),
-            name: { type: 'string', minLength: 1, maxLength: 100 },
+            name: textSchema(100),
             username: { type: 'string', pattern: '^[a-z0-9._-]{3,64}$' },
             password: { type: 'string', minLength: 8, maxLength: 200 },
           },

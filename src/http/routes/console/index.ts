@@ -12,7 +12,7 @@ import { submitIdempotent } from '../../../store/idempotency.js'
 import { idempotentRequest, operatorOf, sendJson, sendStored, type AppDeps } from '../../app.js'
 import { consoleChannelRoutes } from './channels.js'
 import { consoleDeliveryRoutes } from './delivery.js'
-import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, listQuery } from '../../schemas.js'
+import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, listQuery, textSchema } from '../../schemas.js'
 
 /**
  * The operator console's API: staff of the payment company. Every change is audited with the
@@ -39,7 +39,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
           additionalProperties: false,
           required: ['name', 'kind'],
           properties: {
-            name: { type: 'string', minLength: 1, maxLength: 100 },
+            name: textSchema(100),
             kind: { type: 'string', enum: ['self_operated', 'third_party'] },
             fee_basis_points: { type: 'integer', minimum: 0, maximum: 10000, description: 'MDR in basis points; 60 = 0.60 %.' },
           },
@@ -113,7 +113,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promis
           type: 'object',
           additionalProperties: false,
           properties: {
-            external_reference: { type: 'string', minLength: 1, maxLength: 64, description: "The shop's own customer id." },
+            external_reference: textSchema(64, "The shop's own customer id."),
             name: { type: 'string', maxLength: 100 },
             email: { type: 'string', format: 'email', maxLength: 200 },
             phone: { type: 'string', pattern: '^\\+?[0-9 ]{4,20}$' },

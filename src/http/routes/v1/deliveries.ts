@@ -3,7 +3,7 @@ import { KassaError } from '../../../domain/errors.js'
 import { deliveryView } from '../../../delivery/service.js'
 import { submitIdempotent } from '../../../store/idempotency.js'
 import { idempotentRequest, merchantOf, sendJson, sendStored, type AppDeps } from '../../app.js'
-import { amountSchema, idempotencyHeader, idParams, idSchema } from '../../schemas.js'
+import { amountSchema, idempotencyHeader, idParams, idSchema, textSchema } from '../../schemas.js'
 
 /** Merchants hand the parcels of a pay-on-delivery payment to couriers. */
 export async function deliveryRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -20,7 +20,7 @@ export async function deliveryRoutes(app: FastifyInstance, deps: AppDeps): Promi
           required: ['payment', 'parcel_number', 'amount', 'courier'],
           properties: {
             payment: idSchema('payment'),
-            parcel_number: { type: 'string', minLength: 1, maxLength: 40, description: 'The waybill number.' },
+            parcel_number: textSchema(40, 'The waybill number.'),
             amount: { ...amountSchema, description: "This parcel's part of the payment, in minor units." },
             courier: idSchema('courier'),
             shopper_phone: { type: 'string', pattern: '^\\+?[0-9 ]{4,20}$' },

@@ -7,7 +7,7 @@ import { paymentView } from '../../../payments/view.js'
 import { idempotentRequest, merchantOf, sendJson, sendStored, type AppDeps } from '../../app.js'
 import { answerAfterConfirm, livePaymentView, offeredHere } from '../../payment-answers.js'
 import { paymentMethodsFor } from '../../../channels/directory.js'
-import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, listQuery, metadataSchema } from '../../schemas.js'
+import { amountSchema, currencySchema, idempotencyHeader, idParams, idSchema, listQuery, metadataSchema, textSchema } from '../../schemas.js'
 
 const paymentMethodSchema = {
   type: 'object',
@@ -55,7 +55,7 @@ export async function paymentRoutes(app: FastifyInstance, deps: AppDeps): Promis
           properties: {
             amount: amountSchema,
             currency: currencySchema,
-            order_reference: { type: 'string', minLength: 1, maxLength: 64, description: "The merchant's order number." },
+            order_reference: textSchema(64, "The merchant's order number."),
             description: { type: 'string', maxLength: 500 },
             capture_method: { type: 'string', enum: ['automatic', 'manual'], default: 'automatic' },
             metadata: metadataSchema,
