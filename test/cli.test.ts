@@ -120,6 +120,7 @@ describe('kassa CLI', () => {
       [['shopper', 'create', '--name', 'y'.repeat(101)], '--name', /at most 100 characters/],
       [['shopper', 'top-up', 'shp_01m84x920yn9vfyb6sdbkg4a9h', '--amount', '100', '--reference', 'r'.repeat(101)], '--reference', /at most 100 characters/],
       [['merchant', 'create', '--name', 'x', '--fee-bps', ' 60'], '--fee-bps', /an integer from 0 to 10000/],
+      [['cod', 'report', '--date', '2026-02-31'], '--date', /a day that exists/],
     ] as const) {
       const result = kassa(...args)
       assert.equal(result.code, 1, args.join(' '))

@@ -37,3 +37,10 @@ export function textOf(max: number, { required }: { required: boolean }): (text:
     return text
   }
 }
+
+/** A real calendar day as YYYY-MM-DD: `Date.parse` alone takes 2026-02-31 as 3 March. */
+export function calendarDay(text: string): string {
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : Number.NaN
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== text) throw new InvalidArgumentError('a day that exists, as YYYY-MM-DD')
+  return text
+}

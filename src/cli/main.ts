@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
 import { loadConfig } from '../config.js'
-import { currencyCode, integerIn, minorUnits, textOf } from './arguments.js'
+import { calendarDay, currencyCode, integerIn, minorUnits, textOf } from './arguments.js'
 import { registerChannelCommands } from './channel.js'
 import { newId } from '../domain/ids.js'
 import { toJson } from '../domain/json.js'
@@ -168,10 +168,9 @@ export function buildProgram(): Command {
     .command('cod')
     .description('pay on delivery')
     .command('report')
-    .requiredOption('--date <YYYY-MM-DD>', 'the delivery day')
+    .requiredOption('--date <YYYY-MM-DD>', 'the delivery day', calendarDay)
     .description('per courier and station: parcels, QR-paid, cash-paid, remitted, difference')
     .action(async (options: { date: string }) => {
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(options.date) || Number.isNaN(Date.parse(options.date))) throw new Error('--date must be a day as YYYY-MM-DD')
       const report = await withKassa((kassa) => kassa.delivery.codReport(options.date))
       print(`COD report ${report.date}`)
       print(['station', 'courier', 'currency', 'parcels', 'qr_paid', 'cash_paid', 'remitted', 'difference'].join('\t'))
