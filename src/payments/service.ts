@@ -255,9 +255,12 @@ export class PaymentService {
     const feeTransferId = newId('transfer', this.clock.now())
     return this.submit(request, async (tx, nowMs) => {
       const payment = await this.load(tx, merchant.id, paymentId)
+      // The channel's own MDR, as an automatic capture takes it at confirm; else the merchant's.
+      const config = payment.channel === null ? undefined : await this.channelConfig(tx, payment.channel)
+      const feeBasisPoints = config?.fee_basis_points ?? merchant.fee_basis_points
       const decided = decideCapture(
         payment,
-        { amount_to_capture: amountToCapture, fee_basis_points: merchant.fee_basis_points, capture_transfer_id: captureTransferId, fee_transfer_id: feeTransferId },
+        { amount_to_capture: amountToCapture, fee_basis_points: feeBasisPoints, capture_transfer_id: captureTransferId, fee_transfer_id: feeTransferId },
         nowMs,
       )
       if (!decided.ok) throw decided.error

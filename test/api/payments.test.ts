@@ -109,6 +109,25 @@ for (const dialect of DIALECTS) {
       assert.equal(refunds.data.length, 3)
     })
 
+    it("charges the wallet channel's own fee on a manual capture as on an automatic one, in the ledger too", async () => {
+      const operator = await seedOperator(kassa)
+      assert.equal((await operator.api.post('/console/v1/channels/wallet_balance', { fee_basis_points: 150 })).statusCode, 200)
+      try {
+        const shopper = await seedShopper(kassa, 50_000n)
+        const revenue = async () => (await accountBalance(kassa, 'acc_fee_revenue_platform_CNY'))?.credits_posted ?? 0n
+        const atStart = await revenue()
+        const automatic = (await merchant.api.post('/v1/payments', walletPayment(shopper, 10_000))).json()
+        assert.equal(automatic.fee_amount, 150, "1.50 % of 100.00, the channel's, not the merchant's 0.60 %")
+        const held = (await merchant.api.post('/v1/payments', walletPayment(shopper, 10_000, { capture_method: 'manual' }))).json()
+        const captured = await merchant.api.post(`/v1/payments/${held.id}/capture`, { amount_to_capture: 8_000 })
+        assert.equal(captured.statusCode, 200, captured.body)
+        assert.equal(captured.json().fee_amount, 120, '1.50 % of the 80.00 captured')
+        assert.equal((await revenue()) - atStart, 150n + 120n, 'the ledger books the same fees')
+      } finally {
+        await operator.api.post('/console/v1/channels/wallet_balance', { fee_basis_points: null })
+      }
+    })
+
     it('cancels a hold and gives the shopper the money back', async () => {
       const shopper = await seedShopper(kassa, 10_000n)
       const payment = (await merchant.api.post('/v1/payments', walletPayment(shopper, 7_000, { capture_method: 'manual' }))).json()
