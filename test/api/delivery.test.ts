@@ -239,6 +239,26 @@ for (const dialect of DIALECTS) {
       assert.deepEqual({ parcels: row.parcels, qr_paid: row.qr_paid, cash_paid: row.cash_paid, remitted: row.remitted, difference: row.difference }, { parcels: 3, qr_paid: 12_900 + 3_000, cash_paid: 5_000, remitted: 4_990, difference: -10 })
     })
 
+    it("charges the pay-on-delivery channel's own fee on a parcel paid in cash, as any channel's", async () => {
+      const admin = await seedOperator(kassa, 'admin')
+      assert.equal((await admin.api.post('/console/v1/channels/cod', { fee_basis_points: 100 })).statusCode, 200)
+      try {
+        const merchant = caller(kassa, demo.merchant.key)
+        const cod = (await merchant.post('/v1/payments', { amount: 7_000, currency: 'CNY', order_reference: `cod-fee-${dialect}`, confirm: true, payment_method: { type: 'cod' } })).json()
+        const parcel = (await merchant.post('/v1/deliveries', { payment: cod.id, parcel_number: `F-${dialect}-1`, amount: 7_000, courier: demo.courier.id })).json()
+        const revenue = async () => (await accountBalance(kassa, 'acc_fee_revenue_platform_CNY'))?.credits_posted ?? 0n
+        const payable = async () => (await accountBalance(kassa, `acc_merchant_payable_${demo.merchant.id}_CNY`))?.credits_posted ?? 0n
+        const before = { revenue: await revenue(), payable: await payable() }
+        const paid = await courier.post(`/courier/v1/deliveries/${parcel.id}/cash`, { amount: 7_000 })
+        assert.equal(paid.statusCode, 200, paid.body)
+        assert.equal((await revenue()) - before.revenue, 70n, "1.00 % of 70.00, the channel's, not the merchant's")
+        assert.equal((await payable()) - before.payable, 6_930n)
+        assert.equal((await merchant.get(`/v1/payments/${cod.id}`)).json().fee_amount, 70)
+      } finally {
+        await admin.api.post('/console/v1/channels/cod', { fee_basis_points: null })
+      }
+    })
+
     it('tells the courier "paid" over Server-Sent Events within a second', async () => {
       const merchant = caller(kassa, demo.merchant.key)
       const cod = (await merchant.post('/v1/payments', { amount: 700, currency: 'CNY', order_reference: `sse-${dialect}`, confirm: true, payment_method: { type: 'cod' } })).json()
