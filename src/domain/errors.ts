@@ -23,6 +23,7 @@ export const errorCatalogue = {
   parameter_unknown: { type: 'invalid_request_error', status: 400, message: 'The request has a parameter this endpoint does not take.' },
   parameter_invalid: { type: 'invalid_request_error', status: 400, message: 'A parameter has an invalid value.' },
   amount_invalid: { type: 'invalid_request_error', status: 400, message: 'Amounts are positive integers in minor units, at most 999999999999.' },
+  wallet_limit_exceeded: { type: 'invalid_request_error', status: 400, message: 'A wallet holds at most 999999999999 minor units; this top-up would take it beyond.' },
   currency_unknown: { type: 'invalid_request_error', status: 400, message: 'The currency is not an active ISO 4217 code.' },
   currency_mismatch: { type: 'invalid_request_error', status: 400, message: 'The currencies of the objects involved differ.' },
   cursor_invalid: { type: 'invalid_request_error', status: 400, message: 'The pagination cursor is not an id of this list.' },

@@ -3,8 +3,9 @@ import { recordAudit, type Actor } from '../audit/log.js'
 import type { CurrencyCode } from '../domain/currency.js'
 import { KassaError } from '../domain/errors.js'
 import { newId } from '../domain/ids.js'
+import { AMOUNT_MINOR_MAX } from '../domain/money.js'
 import { accountId } from '../ledger/accounts.js'
-import { ensureAccount, postTransfer } from '../ledger/journal.js'
+import { ensureAccount, postTransfer, readBalances } from '../ledger/journal.js'
 import { availableCredit } from '../ledger/transfer.js'
 import type { Database, ShopperRow } from '../store/schema.js'
 import type { Tx } from '../store/writer.js'
@@ -77,6 +78,12 @@ export async function topUp(
   const bank = { code: 'platform_bank', owner_id: undefined, currency: input.currency } as const
   await ensureAccount(tx, balance, nowMs)
   await ensureAccount(tx, bank, nowMs)
+  // A wallet never holds more than one payment's largest amount, so what it shows stays a JSON number.
+  const held = await readBalances(tx, accountId(balance))
+  const holding = (held?.credits_posted ?? 0n) - (held?.debits_posted ?? 0n)
+  if (holding + input.amount > AMOUNT_MINOR_MAX) {
+    throw new KassaError('wallet_limit_exceeded', { param: 'amount', message: `The wallet holds ${holding}; it can take at most ${AMOUNT_MINOR_MAX - holding} more.` })
+  }
   const result = await postTransfer(
     tx,
     {

@@ -162,6 +162,22 @@ for (const dialect of DIALECTS) {
       assert.equal(await walletAvailable(kassa, shopper), 499n)
     })
 
+    it('tops a wallet up to the largest amount and no further, so its balance is always a JSON number', async () => {
+      const operator = await seedOperator(kassa, 'finance')
+      const shopper = await seedShopper(kassa, 0n)
+      const topUp = (amount: number) => operator.api.post(`/console/v1/shoppers/${shopper}/top_ups`, { amount, currency: 'USD' })
+      assert.equal((await topUp(999_999_999_000)).statusCode, 200)
+      const over = await topUp(1_000)
+      assert.equal(over.statusCode, 400, over.body)
+      assert.equal(over.json().error.code, 'wallet_limit_exceeded')
+      assert.equal(over.json().error.param, 'amount')
+      assert.match(over.json().error.message, /at most 999 more/)
+      assert.equal((await topUp(999)).statusCode, 200, 'up to the limit exactly')
+      assert.equal(await walletAvailable(kassa, shopper, 'USD'), 999_999_999_999n)
+      const shown = (await operator.api.get(`/console/v1/shoppers/${shopper}`)).json()
+      assert.ok(JSON.stringify(shown).includes('999999999999') && !JSON.stringify(shown).includes('"999999999999"'), JSON.stringify(shown))
+    })
+
     it("hides every object of another merchant behind a 404", async () => {
       const shopper = await seedShopper(kassa, 5_000n)
       const payment = (await merchant.api.post('/v1/payments', walletPayment(shopper, 1_000))).json()
