@@ -10,9 +10,9 @@ const actor: Actor = { type: 'system', id: 'bench' }
 /** The merchant discount of the benchmark merchant: 0.60 %, so a 1.00 CNY payment has a fee of 0.01 and three postings. */
 export const benchFeeBasisPoints = 60
 
-/** Each wallet gets this many top-ups of the largest single amount: about 10^12 minor units, 10^10 payments of 1.00 CNY. */
+/** Each wallet is topped up to the most it may hold, just under 10^12 minor units: 10^10 payments of 1.00 CNY. */
 const topUpCount = 2
-const topUpAmountMinor = 500_000_000_000n
+const topUpAmountMinor = 499_999_999_999n
 
 export type BenchWorld = { merchantId: string; key: string; shoppers: string[] }
 
