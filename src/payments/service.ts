@@ -56,6 +56,13 @@ const queries = preparedQueries((db, dialect) => {
     ),
     selectShopper: prepare(db, (db) => db.selectFrom('shoppers').select('id').where('id', '=', param('id'))),
     selectChannelConfig: prepare(db, (db) => db.selectFrom('channel_configs').selectAll().where('id', '=', param('id'))),
+    // A capture's channel is the payment's: read with the payment, in the same round trip.
+    selectChannelFeeOfPayment: prepare(db, (db) =>
+      db
+        .selectFrom('channel_configs')
+        .select('fee_basis_points')
+        .where('id', '=', (eb) => eb.selectFrom('payments').select('channel').where('id', '=', param('payment_id'))),
+    ),
     insertAttempt: prepare(db, (db) =>
       db.insertInto('channel_attempts').values(
         Object.fromEntries(
@@ -256,8 +263,8 @@ export class PaymentService {
     return this.submit(request, async (tx, nowMs) => {
       const payment = await this.load(tx, merchant.id, paymentId)
       // The channel's own MDR, as an automatic capture takes it at confirm; else the merchant's.
-      const config = payment.channel === null ? undefined : await this.channelConfig(tx, payment.channel)
-      const feeBasisPoints = config?.fee_basis_points ?? merchant.fee_basis_points
+      const [channel] = await tx.run(queries(tx).selectChannelFeeOfPayment, { payment_id: paymentId })
+      const feeBasisPoints = channel?.fee_basis_points === null || channel?.fee_basis_points === undefined ? merchant.fee_basis_points : Number(channel.fee_basis_points)
       const decided = decideCapture(
         payment,
         { amount_to_capture: amountToCapture, fee_basis_points: feeBasisPoints, capture_transfer_id: captureTransferId, fee_transfer_id: feeTransferId },
@@ -267,7 +274,7 @@ export class PaymentService {
       await this.ensureAccounts(tx, payment)
       await this.apply(tx, payment, decided.value, nowMs)
       return { status: 200, body: paymentView(decided.value.next) }
-    }, (tx) => [this.paymentReadAhead(tx, merchant.id, paymentId)])
+    }, (tx) => [this.paymentReadAhead(tx, merchant.id, paymentId), { query: queries(tx).selectChannelFeeOfPayment, values: { payment_id: paymentId } }])
   }
 
   async cancel(merchant: MerchantContext, paymentId: string, reason: string | null, request: IdempotentRequest) {
