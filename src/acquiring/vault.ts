@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { assert } from '../domain/assert.js'
-import { newId } from '../domain/ids.js'
+import { newUnguessableId } from '../domain/ids.js'
 import { seal, unseal, type MasterKey } from '../security/secrets.js'
 import { param, params, prepare, preparedQueries } from '../store/prepared.js'
 import type { Tx } from '../store/writer.js'
@@ -48,7 +48,8 @@ export async function vaultCard(tx: Tx, master: MasterKey, merchantId: string, c
     const sealed = JSON.parse(unseal(master, held.card_sealed)) as CardData
     if (sealed.pan === card.pan && sealed.expiry === card.expiry) return { id: held.id, ...described }
   }
-  const id = newId('card', nowMs)
+  // A card id lets a checkout of this merchant charge the card: it must not be guessable from another.
+  const id = newUnguessableId('card', nowMs)
   const vaulted = { id, ...described }
   await tx.run(queries(tx).insertCard, {
     id,

@@ -67,14 +67,28 @@ export class CardPayments {
   }
 
   /** A card number typed by a shopper (or sent by a certified merchant) becomes a `card_…` id. */
-  async tokenize(merchantId: string, input: TokenizeInput) {
+  async tokenize(merchantId: string, input: TokenizeInput, typedOn?: { payment_id: string }) {
     const pan = input.number.replace(/[ -]/g, '')
     if (!/^[0-9]{12,19}$/.test(pan) || !luhnValid(pan)) throw new KassaError('parameter_invalid', { param: 'number', message: 'The card number is not valid.' })
     if (!Number.isInteger(input.exp_month) || input.exp_month < 1 || input.exp_month > 12) throw new KassaError('parameter_invalid', { param: 'exp_month', message: 'exp_month is 1 to 12.' })
     if (!Number.isInteger(input.exp_year) || input.exp_year < 2000 || input.exp_year > 2099) throw new KassaError('parameter_invalid', { param: 'exp_year', message: 'exp_year is four digits, e.g. 2029.' })
     const expiry = `${String(input.exp_year % 100).padStart(2, '0')}${String(input.exp_month).padStart(2, '0')}`
-    const card = await this.options.store.writer.submit((tx) => vaultCard(tx, this.options.masterKey, merchantId, { pan, expiry }, 'pan', this.now()))
+    const card = await this.options.store.writer.submit(async (tx) => {
+      const nowMs = this.now()
+      const vaulted = await vaultCard(tx, this.options.masterKey, merchantId, { pan, expiry }, 'pan', nowMs)
+      if (typedOn !== undefined) {
+        const grant = { payment_id: typedOn.payment_id, card_id: vaulted.id, merchant_id: merchantId, created_at: nowMs }
+        await tx.execute(tx.builder.insertInto('checkout_cards').values(grant).onConflict((oc) => oc.columns(['payment_id', 'card_id']).doNothing()))
+      }
+      return vaulted
+    })
     return { id: card.id, object: 'card' as const, masked: maskPan(pan), last4: card.last4, exp_month: input.exp_month, exp_year: input.exp_year }
+  }
+
+  /** Whether the card was typed on this payment's checkout page: the only cards that page may charge. */
+  async typedOnCheckout(paymentId: string, cardId: string): Promise<boolean> {
+    const row = await this.options.store.db.selectFrom('checkout_cards').select('card_id').where('payment_id', '=', paymentId).where('card_id', '=', cardId).executeTakeFirst()
+    return row !== undefined
   }
 
   async requireVaultedCard(tx: Tx, merchantId: string, cardId: string): Promise<void> {

@@ -293,6 +293,14 @@ export interface VaultCardsTable {
   created_at: Int
 }
 
+/** A card typed on a payment's checkout page: that checkout may charge it, and no other. */
+export interface CheckoutCardsTable {
+  payment_id: string
+  card_id: string
+  merchant_id: string
+  created_at: Int
+}
+
 export type CardTransactionKind = 'authorization' | 'sale' | 'capture' | 'refund'
 export type CardTransactionStatus = 'pending' | 'approved' | 'declined' | 'reversed' | 'reversal_pending' | 'not_sent'
 
@@ -346,6 +354,7 @@ export interface Database {
   delivery_codes: DeliveryCodesTable
   cash_remittances: CashRemittancesTable
   vault_cards: VaultCardsTable
+  checkout_cards: CheckoutCardsTable
   card_transactions: CardTransactionsTable
   terminals: TerminalsTable
   pos_requests: PosRequestsTable

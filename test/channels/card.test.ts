@@ -445,6 +445,36 @@ for (const dialect of DIALECTS) {
       assert.equal((await shop.api.get(`/v1/payments/${created.id}`)).json().status, 'requires_payment_method', 'other ways to pay stay open')
     })
 
+    it('lets a checkout page charge only a card typed on it, and card ids name no neighbours', async () => {
+      const open = async (order: string) => {
+        const created = (await shop.api.post('/v1/payments', { amount: 4_200, currency: 'CNY', order_reference: order }, { 'idempotency-key': `${order}-${dialect}` })).json()
+        const link = new URL(created.checkout_url)
+        const page = (path: string, payload: Record<string, unknown>) =>
+          kassa.app.inject({ method: 'POST', url: `${link.pathname}/api/${path}${link.search}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) })
+        return { id: created.id as string, page }
+      }
+      const victim = await open('victim-order')
+      const attacker = await open('attacker-order')
+      const typed = await victim.page('cards', { number: testCards.approve_bank_two.pan, exp_month: 12, exp_year: 2030 })
+      assert.equal(typed.statusCode, 200, typed.body)
+      const victimCard = typed.json().id as string
+      const own = (await attacker.page('cards', { number: testCards.approve.pan, exp_month: 12, exp_year: 2030 })).json().id as string
+      const salesOf = async (card: string) => (await kassa.store.db.selectFrom('card_transactions').select('id').where('card_id', '=', card).execute()).length
+      const salesBefore = await salesOf(victimCard)
+      const stolen = await attacker.page('confirm', { payment_method: { type: 'card', card: victimCard } })
+      assert.equal(stolen.statusCode, 400, stolen.body)
+      assert.equal(stolen.json().error.param, 'payment_method.card')
+      assert.equal((await shop.api.get(`/v1/payments/${attacker.id}`)).json().status, 'requires_payment_method', 'nothing was charged')
+      assert.equal(await salesOf(victimCard), salesBefore, 'nothing reached the scheme')
+      const paid = await victim.page('confirm', { payment_method: { type: 'card', card: victimCard } })
+      assert.equal(paid.statusCode, 200, paid.body)
+      // Two ids made one after another share their time part at most: the rest is fresh randomness, not "+1".
+      const tail = (id: string) => id.slice(-16)
+      assert.notEqual(tail(own), tail(victimCard))
+      const nextTo = (id: string) => id.slice(0, -1) + '0123456789abcdefghjkmnpqrstvwxyz'[('0123456789abcdefghjkmnpqrstvwxyz'.indexOf(id.at(-1) ?? '0') + 1) % 32]
+      assert.notEqual(nextTo(own), victimCard)
+    })
+
     it("refuses another merchant's card and a card channel switched off", async () => {
       const card = await tokenize(testCards.approve.pan)
       const stolen = await seller.api.post('/v1/payments', { amount: 100, currency: 'CNY', order_reference: 'x', confirm: true, payment_method: { type: 'card', card } }, { 'idempotency-key': `steal-${dialect}` })

@@ -9,6 +9,7 @@ import * as channels from './0006_channels.js'
 import * as doorCounterparts from './0007_door_counterparts.js'
 import * as cardRefundOnce from './0008_card_refund_once.js'
 import * as vaultCardLookup from './0009_vault_card_lookup.js'
+import * as checkoutCards from './0010_checkout_cards.js'
 
 type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> }
 
@@ -23,6 +24,7 @@ const all: Record<string, DialectMigration> = {
   '0007_door_counterparts': doorCounterparts,
   '0008_card_refund_once': cardRefundOnce,
   '0009_vault_card_lookup': vaultCardLookup,
+  '0010_checkout_cards': checkoutCards,
 }
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

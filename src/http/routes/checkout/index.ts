@@ -125,6 +125,10 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
         if (!walletBalanceOffered(checkout)) throw new KassaError('payment_method_unsupported', { param: 'payment_method.type' })
         method['shopper'] = checkout.payment.shopper_id
       }
+      // A card id is the merchant's; this page charges only a card typed on it, never one learned elsewhere.
+      if (method['type'] === 'card' && typeof method['card'] === 'string' && !(await deps.payments.cardPayments().typedOnCheckout(checkout.payment.id, method['card']))) {
+        throw new KassaError('parameter_invalid', { param: 'payment_method.card', message: `No such card: ${method['card']}` })
+      }
       const header = request.headers['idempotency-key']
       const key = Array.isArray(header) ? header[0] : header
       const stored = await deps.payments.confirm(checkout.merchant, checkout.payment.id, method, {
@@ -216,7 +220,7 @@ export async function checkoutRoutes(app: FastifyInstance, deps: AppDeps): Promi
     async (request, reply) => {
       const checkout = await open(request)
       const { number, exp_month, exp_year } = request.body
-      return sendJson(reply, await deps.payments.cardPayments().tokenize(checkout.payment.merchant_id, { number, exp_month, exp_year }))
+      return sendJson(reply, await deps.payments.cardPayments().tokenize(checkout.payment.merchant_id, { number, exp_month, exp_year }, { payment_id: checkout.payment.id }))
     },
   )
 
