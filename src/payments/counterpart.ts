@@ -344,6 +344,9 @@ export class CounterpartPayments {
 
   /** Quick pay at checkout: the SMS code the shopper typed for the payment's attempt waiting for one. */
   async confirmSmsCode(merchantId: string, paymentId: string, smsCode: string): Promise<void> {
+    const owned = await this.options.store.db.selectFrom('payments').select('id').where('id', '=', paymentId).where('merchant_id', '=', merchantId).executeTakeFirst()
+    // Another merchant's payment is as missing as one that never existed.
+    if (owned === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such payment: ${paymentId}` })
     const attempt = await this.latestAttempt(paymentId)
     // A parcel's door attempt is the shopper's own to confirm (src/delivery), not the merchant's.
     if (attempt === undefined || attempt.merchant_id !== merchantId || attempt.delivery_code !== null) throw new KassaError('payment_not_awaiting_sms_code')

@@ -186,6 +186,8 @@ for (const dialect of DIALECTS) {
         await other.api.post(`/v1/payments/${payment.id}/capture`, {}),
         await other.api.post(`/v1/payments/${payment.id}/cancel`, {}),
         await other.api.post('/v1/refunds', { payment: payment.id }),
+        await other.api.post(`/v1/payments/${payment.id}/sms_code`, { sms_code: '123456' }),
+        await other.api.post(`/v1/payments/${payment.id}/confirm`, { payment_method: { type: 'wallet_balance', shopper } }),
       ]) {
         assert.equal(response.statusCode, 404, response.body)
         assert.equal(response.json().error.code, 'resource_missing')
@@ -194,6 +196,11 @@ for (const dialect of DIALECTS) {
       assert.ok(list.data.every((p: Json) => p.merchant === other.id))
       const events = (await other.api.get(`/v1/events?object=${payment.id}`)).json()
       assert.equal(events.data.length, 0)
+      const endpoint = (await merchant.api.post('/v1/webhook_endpoints', { url: 'http://127.0.0.1:9/hooks', enabled_events: ['*'] })).json()
+      const theirDeliveries = await other.api.get(`/v1/webhook_endpoints/${endpoint.id}/deliveries`)
+      assert.equal(theirDeliveries.statusCode, 404, theirDeliveries.body)
+      assert.equal((await merchant.api.get(`/v1/webhook_endpoints/${endpoint.id}/deliveries`)).statusCode, 200)
+      assert.equal((await merchant.api.post(`/v1/webhook_endpoints/${endpoint.id}`, { status: 'disabled' })).statusCode, 200)
       assert.equal(await walletAvailable(kassa, shopper), 4_000n)
     })
 

@@ -111,7 +111,11 @@ export async function webhookRoutes(app: FastifyInstance, deps: AppDeps): Promis
       },
     },
     async (request, reply) => {
-      const data = await listDeliveries(deps.store.db, merchantOf(request).id, { endpoint_id: request.params.id }, request.query.limit)
+      const merchant = merchantOf(request)
+      // Another merchant's endpoint is as missing as one that never existed, not an empty list.
+      const endpoint = await deps.store.db.selectFrom('webhook_endpoints').select('id').where('id', '=', request.params.id).where('merchant_id', '=', merchant.id).executeTakeFirst()
+      if (endpoint === undefined) throw new KassaError('resource_missing', { param: 'id', message: `No such webhook endpoint: ${request.params.id}` })
+      const data = await listDeliveries(deps.store.db, merchant.id, { endpoint_id: request.params.id }, request.query.limit)
       return sendJson(reply, { object: 'list', data, has_more: data.length === request.query.limit })
     },
   )
