@@ -120,7 +120,15 @@ export async function createKassa(options: KassaOptions): Promise<Kassa> {
   const authenticator = new Authenticator(store.db, clock)
   const live = new LiveDeliveries(store.pgPool, logger)
   await live.start()
-  const delivery = new DeliveryService({ store, clock, live, qrTtlMs: config.qrTtlMs, notifyEvents: () => deliveryWorker.nudge(), counterparts })
+  const delivery = new DeliveryService({
+    store,
+    clock,
+    live,
+    qrTtlMs: config.qrTtlMs,
+    notifyEvents: () => deliveryWorker.nudge(),
+    channelFee: (tx, channelId, merchantId) => payments.channelFee(tx, channelId, merchantId),
+    counterparts,
+  })
   counterparts.attachDoor(delivery)
   // Card acquiring: a link to the scheme and the acquirer on it, when there is a scheme to link to.
   const acquiringOptions = options.acquiring === false ? undefined : { ...(config.schemeAddress === undefined ? {} : { scheme: config.schemeAddress }), ...options.acquiring }

@@ -127,7 +127,16 @@ export type DoorAttemptInput = {
   readonly delivery_code: string
 }
 
-export type DeliveryServiceOptions = { store: Store; clock: Clock; live: LiveDeliveries; qrTtlMs: number; notifyEvents: () => void; counterparts?: DoorCounterparts }
+export type DeliveryServiceOptions = {
+  store: Store
+  clock: Clock
+  live: LiveDeliveries
+  qrTtlMs: number
+  notifyEvents: () => void
+  /** A channel's fee (MDR) for a merchant: `PaymentService.channelFee`. */
+  channelFee: (tx: Tx, channelId: string, merchantId: string) => Promise<number>
+  counterparts?: DoorCounterparts
+}
 
 type Funding = { ref: AccountRef; paid_by: 'qr' | 'cash' | 'cpm'; paid_with: string; shopper_id: string | null; fee_basis_points?: number }
 
@@ -791,17 +800,6 @@ export class DeliveryService {
   }
 
   /** Posts a parcel's money, marks it paid, moves its payment on, records the events. */
-
-  /**
-   * The MDR on a parcel paid at the door in cash or from a wallet: the payment's channel's own
-   * (cod), as on any channel, else the merchant's. A bank payment at the door brings its channel's.
-   */
-  private async parcelFeeBasisPoints(tx: Tx, payment: Payment): Promise<number> {
-    const [channel] = payment.channel === null ? [] : await tx.execute(tx.builder.selectFrom('channel_configs').select('fee_basis_points').where('id', '=', payment.channel))
-    if (channel?.fee_basis_points !== null && channel?.fee_basis_points !== undefined) return Number(channel.fee_basis_points)
-    const [merchant] = await tx.execute(tx.builder.selectFrom('merchants').select('fee_basis_points').where('id', '=', payment.merchant_id))
-    return Number(merchant?.fee_basis_points ?? 0n)
-  }
   private async settleParcel(tx: Tx, delivery: DeliveryRow, funding: Funding, transferId: string, nowMs: number) {
     assertDeliveryTransition(delivery.status, 'paid')
     let paymentQuery = tx.builder.selectFrom('payments').selectAll().where('id', '=', delivery.payment_id)
@@ -809,7 +807,8 @@ export class DeliveryService {
     const [paymentRow] = await tx.execute(paymentQuery)
     if (paymentRow === undefined) throw new Error(`delivery ${delivery.id} names a missing payment`)
     const payment = paymentRow as Payment
-    const fee = feeFor(delivery.amount, funding.fee_basis_points ?? (await this.parcelFeeBasisPoints(tx, payment)))
+    // Cash or a wallet at the door: the parcel's payment's channel (cod) sets the fee; a bank payment brings its own channel's.
+    const fee = feeFor(delivery.amount, funding.fee_basis_points ?? (await this.options.channelFee(tx, payment.channel ?? 'cod', payment.merchant_id)))
     const payable: AccountRef = { code: 'merchant_payable', owner_id: delivery.merchant_id, currency: funding.ref.currency }
     const revenue: AccountRef = { code: 'fee_revenue', owner_id: undefined, currency: funding.ref.currency }
     for (const ref of [funding.ref, payable, revenue]) await ensureAccount(tx, ref, nowMs)

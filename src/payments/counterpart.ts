@@ -461,9 +461,8 @@ export class CounterpartPayments {
   }
 
   /** The attempt's channel's own fee when operators set one, else its merchant's: checkout and door alike. */
-  private async feeOf(tx: Tx, attempt: ChannelAttemptRow): Promise<number> {
-    const config = await this.options.payments.channelConfig(tx, attempt.channel_id)
-    return config?.fee_basis_points ?? (await this.options.payments.merchantFee(tx, attempt.merchant_id))
+  private feeOf(tx: Tx, attempt: ChannelAttemptRow): Promise<number> {
+    return this.options.payments.channelFee(tx, attempt.channel_id, attempt.merchant_id)
   }
 
   private async afterApplied(applied: AppliedReport): Promise<void> {

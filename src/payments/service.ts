@@ -390,6 +390,12 @@ export class PaymentService {
     })
   }
 
+  /** The channel's own fee (MDR) when operators set one, else the merchant's: every channel alike. */
+  async channelFee(tx: Tx, channelId: string, merchantId: string): Promise<number> {
+    const config = await this.channelConfig(tx, channelId)
+    return config?.fee_basis_points ?? (await this.merchantFee(tx, merchantId))
+  }
+
   async merchantFee(tx: Tx, merchantId: string): Promise<number> {
     const [row] = await tx.execute(tx.builder.selectFrom('merchants').select('fee_basis_points').where('id', '=', merchantId))
     if (row === undefined) throw new Error(`no merchant ${merchantId}`)
